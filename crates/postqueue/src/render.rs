@@ -1,0 +1,261 @@
+//! The two listing formats, byte for byte as Postfix 3.7's postqueue prints them.
+//!
+//! Spec: format-and-postqueue.md §6.1 (`showq_compat.c`) and §7 (`showq_json.c`).
+
+use postfix_queue::text::printable_in_place;
+use postfix_queue::{Entry, Queue};
+use postfix_queue_cli::time::asctime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingFormat {
+    /// `-p`, the sendmail-style listing.
+    Classic,
+    /// `-j`, JSON Lines.
+    Json,
+}
+
+/// Renders entries one at a time and keeps the running totals for the summary line.
+#[derive(Debug)]
+pub struct Listing {
+    format: ListingFormat,
+    long_ids: bool,
+    count: u64,
+    total_size: u64,
+}
+
+impl Listing {
+    pub fn new(format: ListingFormat, long_ids: bool) -> Self {
+        Self {
+            format,
+            long_ids,
+            count: 0,
+            total_size: 0,
+        }
+    }
+
+    pub fn entry(&mut self, out: &mut Vec<u8>, entry: &Entry) {
+        match self.format {
+            ListingFormat::Classic => self.classic_entry(out, entry),
+            ListingFormat::Json => json_entry(out, entry),
+        }
+        self.count += 1;
+        // C adds the signed size into an unsigned long: wrapping is what it does.
+        self.total_size = self.total_size.wrapping_add(entry.size as u64);
+    }
+
+    /// The summary line (`-p` only; an empty JSON listing prints nothing at all).
+    pub fn finish(&self, out: &mut Vec<u8>) {
+        if self.format == ListingFormat::Json {
+            return;
+        }
+        if self.count == 0 {
+            out.extend_from_slice(b"Mail queue is empty\n");
+        } else {
+            let plural = if self.count == 1 { "" } else { "s" };
+            out.extend_from_slice(
+                format!(
+                    "\n-- {} Kbytes in {} Request{plural}.\n",
+                    self.total_size / 1024,
+                    self.count
+                )
+                .as_bytes(),
+            );
+        }
+    }
+
+    fn classic_entry(&self, out: &mut Vec<u8>, entry: &Entry) {
+        let (id_width, size_width, time_width, indent): (usize, usize, usize, usize) =
+            if self.long_ids {
+                (17, 8, 19, 47)
+            } else {
+                (11, 7, 20, 41)
+            };
+        if self.count > 0 {
+            out.push(b'\n');
+        } else if self.long_ids {
+            out.extend_from_slice(
+                b"----Queue ID----- --Size-- ---Arrival Time---- --Sender/Recipient------\n",
+            );
+        } else {
+            out.extend_from_slice(
+                b"-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n",
+            );
+        }
+        let mut id_status = entry.id.clone();
+        match entry.queue {
+            Queue::Active => id_status.push(b'*'),
+            Queue::Hold => id_status.push(b'!'),
+            _ => {}
+        }
+        if entry.forced_expire {
+            id_status.push(b'#');
+        }
+        pad_left_aligned(out, &id_status, id_width);
+        out.push(b' ');
+        let size = entry.size.to_string();
+        out.resize(out.len() + size_width.saturating_sub(size.len()), b' ');
+        out.extend_from_slice(size.as_bytes());
+        out.push(b' ');
+        // asctime's text plus its trailing newline, cut to the field width: the short layout
+        // keeps the space after the seconds (so two spaces follow), the long one does not.
+        let mut time = asctime(entry.arrival_time);
+        time.push('\n');
+        let time = &time.as_bytes()[..time_width.min(time.len())];
+        pad_left_aligned(out, time, time_width);
+        out.push(b' ');
+        out.extend_from_slice(&entry.sender);
+        out.push(b'\n');
+        let mut previous_reason: &[u8] = b"";
+        for recipient in &entry.recipients {
+            if recipient.reason != previous_reason {
+                previous_reason = &recipient.reason;
+                let shown: &[u8] = if recipient.reason.is_empty() {
+                    b"reason unavailable"
+                } else {
+                    &recipient.reason
+                };
+                out.resize(out.len() + 76usize.saturating_sub(shown.len()), b' ');
+                out.push(b'(');
+                out.extend_from_slice(shown);
+                out.extend_from_slice(b")\n");
+            }
+            out.resize(out.len() + indent, b' ');
+            out.extend_from_slice(&recipient.address);
+            out.push(b'\n');
+        }
+    }
+}
+
+fn pad_left_aligned(out: &mut Vec<u8>, text: &[u8], width: usize) {
+    out.extend_from_slice(text);
+    out.resize(out.len() + width.saturating_sub(text.len()), b' ');
+}
+
+fn json_entry(out: &mut Vec<u8>, entry: &Entry) {
+    out.extend_from_slice(b"{\"queue_name\": ");
+    json_string(out, entry.queue.name().as_bytes());
+    out.extend_from_slice(b", \"queue_id\": ");
+    json_string(out, &entry.id);
+    out.extend_from_slice(
+        format!(
+            ", \"arrival_time\": {}, \"message_size\": {}, \"forced_expire\": {}, \"sender\": ",
+            entry.arrival_time, entry.size, entry.forced_expire
+        )
+        .as_bytes(),
+    );
+    json_string(out, &entry.sender);
+    out.extend_from_slice(b", \"recipients\": [");
+    for (index, recipient) in entry.recipients.iter().enumerate() {
+        if index > 0 {
+            out.extend_from_slice(b", ");
+        }
+        out.extend_from_slice(b"{\"address\": ");
+        json_string(out, &recipient.address);
+        if !recipient.reason.is_empty() {
+            out.extend_from_slice(b", \"delay_reason\": ");
+            json_string(out, &recipient.reason);
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}\n");
+}
+
+/// 3.7's `json_quote` followed by `printable`: quote and backslash escaped, control
+/// characters escaped (none survive showq's `printable` in practice), bytes >= 0x80 raw.
+fn json_string(out: &mut Vec<u8>, text: &[u8]) {
+    out.push(b'"');
+    let start = out.len();
+    for &byte in text {
+        match byte {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x00..=0x1f | 0x7f => out.extend_from_slice(format!("\\u{byte:04X}").as_bytes()),
+            _ => out.push(byte),
+        }
+    }
+    // The strings already passed showq's printable with the right UTF-8 setting; running it
+    // again with UTF-8 on keeps them unchanged, as Postfix's second pass does.
+    printable_in_place(&mut out[start..], true);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postfix_queue::Recipient;
+
+    fn entry(queue: Queue, forced_expire: bool) -> Entry {
+        Entry {
+            queue,
+            id: b"398A098C5A4".to_vec(),
+            arrival_time: 1795976329,
+            size: 262,
+            forced_expire,
+            sender: b"alice@example.com".to_vec(),
+            recipients: vec![
+                Recipient {
+                    address: b"bob@example.org".to_vec(),
+                    reason: b"test".to_vec(),
+                },
+                Recipient {
+                    address: b"x@example.org".to_vec(),
+                    reason: Vec::new(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn classic_layout_matches_postfix() {
+        std::env::set_var("TZ", "UTC");
+        postfix_queue_cli::time::init_timezone();
+        let mut listing = Listing::new(ListingFormat::Classic, false);
+        let mut out = Vec::new();
+        listing.entry(&mut out, &entry(Queue::Deferred, true));
+        listing.entry(&mut out, &entry(Queue::Hold, false));
+        listing.finish(&mut out);
+        let expected = r#"-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------
+398A098C5A4#     262 Sun Nov 29 18:18:49  alice@example.com
+                                                                        (test)
+                                         bob@example.org
+                                                          (reason unavailable)
+                                         x@example.org
+
+398A098C5A4!     262 Sun Nov 29 18:18:49  alice@example.com
+                                                                        (test)
+                                         bob@example.org
+                                                          (reason unavailable)
+                                         x@example.org
+
+-- 0 Kbytes in 2 Requests.
+"#;
+        assert_eq!(String::from_utf8_lossy(&out), expected);
+    }
+
+    #[test]
+    fn json_layout_matches_postfix() {
+        let mut out = Vec::new();
+        json_entry(&mut out, &entry(Queue::Deferred, true));
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "{\"queue_name\": \"deferred\", \"queue_id\": \"398A098C5A4\", \"arrival_time\": 1795976329, \"message_size\": 262, \"forced_expire\": true, \"sender\": \"alice@example.com\", \"recipients\": [{\"address\": \"bob@example.org\", \"delay_reason\": \"test\"}, {\"address\": \"x@example.org\"}]}\n"
+        );
+    }
+
+    #[test]
+    fn empty_listings() {
+        let listing = Listing::new(ListingFormat::Classic, false);
+        let mut out = Vec::new();
+        listing.finish(&mut out);
+        assert_eq!(out, b"Mail queue is empty\n");
+        let listing = Listing::new(ListingFormat::Json, false);
+        let mut out = Vec::new();
+        listing.finish(&mut out);
+        assert!(out.is_empty());
+    }
+}

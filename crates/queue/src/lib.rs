@@ -1,0 +1,33 @@
+//! postfix-queue: the only code in this project that knows Postfix's on-disk formats.
+//!
+//! Configuration (`config`), queue IDs and hashed paths (`queue_id`), the record format
+//! (`record`), defer logfiles (`logfile`), showq's envelope extraction (`envelope`), the walk in
+//! showq order (`walk`), the ordered parallel scan (`scan`) and a queue-file writer for tests,
+//! demos and benchmarks (`writer`). It never prints, never exits and never panics on input.
+
+pub mod config;
+pub mod envelope;
+pub mod error;
+pub mod logfile;
+pub mod queue_id;
+pub mod record;
+pub mod scan;
+pub mod text;
+pub mod walk;
+pub mod writer;
+
+pub use config::Config;
+pub use envelope::{Entry, Queue, Recipient, ShowqSettings};
+pub use error::Error;
+pub use walk::Layout;
+
+impl ShowqSettings {
+    /// The settings showq reads from main.cf.
+    pub fn from_config(config: &Config) -> Result<Self, config::ConfigError> {
+        Ok(Self {
+            empty_address: config.get("empty_address_recipient").into_bytes(),
+            utf8_enabled: config.get_bool("smtputf8_enable")?,
+            duplicate_filter_limit: config.get_int("duplicate_filter_limit", 0)? as usize,
+        })
+    }
+}

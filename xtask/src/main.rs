@@ -1,0 +1,5 @@
+//! cargo xtask: project automation (demo, test, bench).
+
+fn main() -> anyhow::Result<()> {
+    anyhow::bail!("not yet")
+}
