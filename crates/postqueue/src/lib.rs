@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use postfix_queue::config::{config_directory, Config};
 use postfix_queue::error::strerror;
+use postfix_queue::identity::ReaderIdentity;
 use postfix_queue::scan::{scan, ScanEvent};
 use postfix_queue::walk::ShowqWalk;
 use postfix_queue::{Layout, ShowqSettings};
@@ -115,7 +116,7 @@ fn show_queue(config: &Config, format: ListingFormat) -> Outcome {
         )),
     }
     let layout = match Layout::from_config(config) {
-        Ok(layout) => layout.relocated("."),
+        Ok(layout) => layout.relocated(".").reading_as(showq_identity(config)),
         Err(error) => return fatal(error.to_string()),
     };
     let settings = match ShowqSettings::from_config(config) {
@@ -166,6 +167,16 @@ fn show_queue(config: &Config, format: ListingFormat) -> Outcome {
         Ok(()) => Outcome::Success,
         Err(stop) => write_outcome(stop),
     }
+}
+
+/// As root we read with the mail owner's permissions, as showq would; anyone else reads with
+/// their own, so no emulation is needed.
+fn showq_identity(config: &Config) -> Option<ReaderIdentity> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    ReaderIdentity::lookup(&config.get("mail_owner"))
 }
 
 fn write_outcome(stop: WriteStop) -> Outcome {

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod envelope;
 pub mod error;
+pub mod identity;
 pub mod logfile;
 pub mod queue_id;
 pub mod record;

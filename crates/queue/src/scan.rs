@@ -87,6 +87,17 @@ pub fn inspect(
             metadata.nlink()
         ));
     }
+    if layout
+        .reader
+        .as_ref()
+        .is_some_and(|reader| !reader.can_read(&metadata))
+    {
+        inspection.warnings.push(format!(
+            "open {queue_name} {}: Permission denied",
+            candidate.name.to_string_lossy()
+        ));
+        return inspection;
+    }
     let file = match File::open(&path) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return inspection,
@@ -104,7 +115,17 @@ pub fn inspect(
         mtime: metadata.mtime(),
         mode: metadata.mode(),
     };
-    let defer_log = || std::fs::read(layout.path("defer", name)).ok();
+    let defer_log = || {
+        let path = layout.path("defer", name);
+        if let Some(reader) = &layout.reader {
+            // showq opens the log as the mail owner, too.
+            let metadata = std::fs::metadata(&path).ok()?;
+            if !reader.can_read(&metadata) {
+                return None;
+            }
+        }
+        std::fs::read(path).ok()
+    };
     let id = name;
     inspection.entry = if metadata.size() <= WHOLE_FILE_LIMIT {
         let mut bytes = Vec::with_capacity(metadata.size() as usize + 1);

@@ -20,6 +20,8 @@ pub struct Layout {
     pub queue_directory: PathBuf,
     hashed_queues: Vec<String>,
     pub hash_depth: usize,
+    /// When set, files this user could not read are treated as unreadable (see `identity`).
+    pub reader: Option<crate::identity::ReaderIdentity>,
 }
 
 impl Layout {
@@ -35,7 +37,13 @@ impl Layout {
                 .map(|q| q.to_ascii_lowercase())
                 .collect(),
             hash_depth,
+            reader: None,
         }
+    }
+
+    /// The same layout, read with the permissions of `reader` (showq's mail_owner).
+    pub fn reading_as(self, reader: Option<crate::identity::ReaderIdentity>) -> Self {
+        Self { reader, ..self }
     }
 
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {

@@ -1,0 +1,74 @@
+//! Who reads the queue. Real showq runs as the mail_owner (the daemon, or the stand-alone child
+//! after it drops privileges), so a file that user cannot open is skipped even when postqueue
+//! runs as root. Reading as root, we apply the same permission rule to keep listings equal.
+//!
+//! Spec: format-and-postqueue.md §2.3 (last bullet).
+
+use std::ffi::CString;
+use std::os::unix::fs::MetadataExt;
+
+/// A user's uid and every group it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderIdentity {
+    pub uid: u32,
+    pub groups: Vec<u32>,
+}
+
+impl ReaderIdentity {
+    /// Looks up a user by name in the password and group databases.
+    pub fn lookup(user: &str) -> Option<Self> {
+        let name = CString::new(user).ok()?;
+        let mut buffer = vec![0u8; 16 * 1024];
+        // SAFETY: passwd is plain old data, filled in by getpwnam_r.
+        let mut passwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is valid and the buffer length is its real length.
+        let status = unsafe {
+            libc::getpwnam_r(
+                name.as_ptr(),
+                &mut passwd,
+                buffer.as_mut_ptr().cast(),
+                buffer.len(),
+                &mut result,
+            )
+        };
+        if status != 0 || result.is_null() {
+            return None;
+        }
+        let mut groups: Vec<libc::gid_t> = vec![0; 256];
+        let mut count: libc::c_int = groups.len() as libc::c_int;
+        // SAFETY: `groups` has room for `count` entries; getgrouplist updates `count`.
+        let found = unsafe {
+            libc::getgrouplist(
+                name.as_ptr(),
+                passwd.pw_gid,
+                groups.as_mut_ptr(),
+                &mut count,
+            )
+        };
+        groups.truncate(if found < 0 { 0 } else { count.max(0) as usize });
+        if !groups.contains(&passwd.pw_gid) {
+            groups.push(passwd.pw_gid);
+        }
+        Some(Self {
+            uid: passwd.pw_uid,
+            groups,
+        })
+    }
+
+    /// Whether this user may open a file with these attributes for reading (the kernel's
+    /// owner / group / other rule; this user is never root).
+    pub fn can_read(&self, metadata: &std::fs::Metadata) -> bool {
+        let mode = metadata.mode();
+        if self.uid == 0 {
+            return true;
+        }
+        if metadata.uid() == self.uid {
+            mode & 0o400 != 0
+        } else if self.groups.contains(&metadata.gid()) {
+            mode & 0o040 != 0
+        } else {
+            mode & 0o004 != 0
+        }
+    }
+}
