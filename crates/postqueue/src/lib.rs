@@ -86,6 +86,7 @@ fn main(args: &[String]) -> Outcome {
         Ok(config) => config,
         Err(error) => return fatal(error.to_string()),
     };
+    apply_imported_time_zone(&config);
     let queue_directory = config.get("queue_directory");
     if let Err(error) = std::env::set_current_dir(&queue_directory) {
         return fatal(format!("chdir {queue_directory}: {}", strerror(&error)));
@@ -167,6 +168,26 @@ fn show_queue(config: &Config, format: ListingFormat) -> Outcome {
         Ok(()) => Outcome::Success,
         Err(stop) => write_outcome(stop),
     }
+}
+
+/// Postfix cleans its environment down to `import_environment` before printing times, so `TZ`
+/// counts only when that list keeps it (`TZ`) or sets it (`TZ=zone`).
+fn apply_imported_time_zone(config: &Config) {
+    let imported = config.get_list("import_environment");
+    let setting = imported
+        .iter()
+        .rev()
+        .find_map(|item| match item.split_once('=') {
+            Some(("TZ", value)) => Some(Some(value.to_string())),
+            None if item == "TZ" => Some(None),
+            _ => None,
+        });
+    match setting {
+        Some(Some(value)) => std::env::set_var("TZ", value),
+        Some(None) => {}
+        None => std::env::remove_var("TZ"),
+    }
+    postfix_queue_cli::time::init_timezone();
 }
 
 /// As root we read with the mail owner's permissions, as showq would; anyone else reads with

@@ -60,8 +60,10 @@ pub enum ConfigError {
     Open { path: PathBuf, reason: String },
     /// A boolean parameter that is neither yes nor no.
     BadBoolean { name: String, value: String },
-    /// A numerical parameter that is not a number in range.
+    /// A numerical parameter that is not a number.
     BadNumber { name: String, value: String },
+    /// A numerical parameter below its minimum.
+    TooSmall { name: String, value: i64, min: i64 },
 }
 
 impl fmt::Display for ConfigError {
@@ -73,6 +75,9 @@ impl fmt::Display for ConfigError {
             }
             Self::BadNumber { name, value } => {
                 write!(f, "bad numerical configuration: {name} = {value}")
+            }
+            Self::TooSmall { name, value, min } => {
+                write!(f, "invalid {name} parameter value {value} < {min}")
             }
         }
     }
@@ -394,17 +399,21 @@ fn split_ternary(rest: &str) -> (Option<&str>, Option<&str>) {
 /// `{payload}` at the start of `text`, with nested braces; returns the payload (trimmed of
 /// surrounding whitespace as Postfix does) and what follows the closing brace.
 fn curly_payload(text: &str) -> Option<(&str, &str)> {
+    if !text.starts_with('{') {
+        return None;
+    }
     let end = matching_close(text.as_bytes(), 0, b'{', b'}')?;
     Some((text[1..end].trim(), &text[end + 1..]))
 }
 
+/// The index of the bracket that closes the one at `open_at`; `None` when it never closes.
 fn matching_close(bytes: &[u8], open_at: usize, open: u8, close: u8) -> Option<usize> {
     let mut depth = 0usize;
     for (offset, &byte) in bytes[open_at..].iter().enumerate() {
         if byte == open {
             depth += 1;
         } else if byte == close {
-            depth -= 1;
+            depth = depth.checked_sub(1)?;
             if depth == 0 {
                 return Some(open_at + offset);
             }

@@ -118,28 +118,22 @@ pub fn extract_entry<R: BufRead + Seek>(
         match record_kind {
             // A NUL type byte ends Postfix's read loop (rec_get returns 0).
             0 => break,
-            kind::TIME => {
-                if arrival_time == 0 {
-                    arrival_time = atol(&data);
-                }
-            }
-            kind::SIZE => {
-                if !size_ok {
-                    let payload = c_string(&data);
-                    let digits_only = payload.iter().all(|&b| b.is_ascii_digit() || b == b' ');
-                    let value = atol(payload);
-                    size_ok = digits_only && value >= 0;
-                    if size_ok {
-                        size = value;
-                    } else {
-                        let mut shown = printable(payload, settings.utf8_enabled);
-                        shown.truncate(100);
-                        warnings.push(format!(
-                            "{id_text}: malformed size record: {} -- using file size instead",
-                            String::from_utf8_lossy(&shown)
-                        ));
-                        size = facts.size;
-                    }
+            kind::TIME if arrival_time == 0 => arrival_time = atol(&data),
+            kind::SIZE if !size_ok => {
+                let payload = c_string(&data);
+                let digits_only = payload.iter().all(|&b| b.is_ascii_digit() || b == b' ');
+                let value = atol(payload);
+                size_ok = digits_only && value >= 0;
+                if size_ok {
+                    size = value;
+                } else {
+                    let mut shown = printable(payload, settings.utf8_enabled);
+                    shown.truncate(100);
+                    warnings.push(format!(
+                        "{id_text}: malformed size record: {} -- using file size instead",
+                        String::from_utf8_lossy(&shown)
+                    ));
+                    size = facts.size;
                 }
             }
             kind::FROM => {
@@ -203,8 +197,8 @@ pub fn extract_entry<R: BufRead + Seek>(
                     });
                 }
             }
-            kind::MESSAGE => {
-                if size_ok {
+            kind::MESSAGE if size_ok => {
+                {
                     // Skip the content: the size is the distance from here to the `X` record.
                     if let Err(error) = reader.skip_forward(size as u64) {
                         warnings.push(format!("{}/{id_text}: {error}", queue.name()));

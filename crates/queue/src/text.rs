@@ -91,15 +91,14 @@ fn is_dot_string(local_part: &[u8]) -> bool {
     if local_part.windows(2).any(|pair| pair == b"..") {
         return false;
     }
-    local_part.iter().all(|&byte| {
-        // 8-bit bytes are allowed (8BITCLEAN); controls, space and RFC 822 specials are not.
-        !(byte == b' '
-            || byte < 0x20
+    // 8-bit bytes are allowed (8BITCLEAN); controls, space and RFC 822 specials are not.
+    !local_part.iter().any(|&byte| {
+        byte <= b' '
             || byte == 0x7f
             || matches!(
                 byte,
                 b'(' | b')' | b'<' | b'>' | b'@' | b',' | b';' | b':' | b'\\' | b'"' | b'[' | b']'
-            ))
+            )
     })
 }
 

@@ -113,7 +113,7 @@ impl ShowqWalk {
     pub fn with_queues(layout: &Layout, queues: &[Queue]) -> Self {
         Self {
             queue_directory: layout.queue_directory.clone(),
-            queues: queues.to_vec().into_iter(),
+            queues: Vec::from(queues).into_iter(),
             current: None,
             stack: Vec::new(),
             previous_name: None,
