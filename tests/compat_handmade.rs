@@ -41,14 +41,16 @@ impl Spool {
     }
 
     fn with_options(name: &str, options: InstanceOptions) -> Self {
+        Self::with_hashing(name, options, &["deferred", "defer"])
+    }
+
+    /// `hashed` must match the instance's hash_queue_names (set through `options`).
+    fn with_hashing(name: &str, options: InstanceOptions, hashed: &[&str]) -> Self {
         let depth = options.hash_queue_depth as usize;
         let long_ids = options.long_queue_ids;
         let pf = PostfixInstance::new(name, options);
         pf.create_spool();
-        let writer = QueueWriter::new(
-            Layout::new(pf.spool.clone(), &["deferred", "defer"], depth),
-            long_ids,
-        );
+        let writer = QueueWriter::new(Layout::new(pf.spool.clone(), hashed, depth), long_ids);
         Self { pf, writer }
     }
 
@@ -114,36 +116,8 @@ impl Spool {
         report.note(SUITE, "master running (showq only)", why);
     }
 
-    /// A master with only the showq service (no qmgr or pickup to touch the files, and no
-    /// `postfix start`, whose postsuper would rename files whose names do not match their
-    /// inodes), from a second config directory that shares main.cf's settings.
     fn start_showq_only(&mut self) -> PathBuf {
-        let etc = self.pf.root.join("etc-showq");
-        fs::create_dir_all(&etc).expect("mkdir etc-showq");
-        let mut main_cf = fs::read_to_string(self.pf.etc.join("main.cf")).expect("read main.cf");
-        // A showq that dies would otherwise be throttled for 60 s, and every later request
-        // would wait for it.
-        main_cf.push_str("service_throttle_time = 1s\n");
-        fs::write(etc.join("main.cf"), main_cf).expect("write main.cf");
-        fs::write(
-            etc.join("master.cf"),
-            "showq unix n - n - - showq\npostlog unix-dgram n - n - 1 postlogd\n",
-        )
-        .expect("write master.cf");
-        backdate_config(&etc);
-        let outcome = Invocation::new("/usr/lib/postfix/sbin/master")
-            .arg("-c")
-            .arg(&etc)
-            .arg("-w")
-            .run();
-        assert_eq!(
-            outcome.status,
-            0,
-            "showq-only master: {}",
-            outcome.summary()
-        );
-        self.pf.adopt_master();
-        etc
+        self.pf.start_showq_only()
     }
 
     fn stop_showq_only(&mut self) {
@@ -412,10 +386,9 @@ fn size_lands_inside_content() {
         let mut fake = Vec::new();
         write_record(&mut fake, kind::RCPT, b"hidden@example.org");
         let line = file.rec(kind::NORMAL, &fake);
-        let x = file.rec(kind::EXTRACTED, b"");
+        file.rec(kind::EXTRACTED, b"");
         file.rec(kind::END, b"");
         // Point the seek at the payload of the N record: 2 bytes of framing.
-        let _ = x;
         file.patch_size(c, line + 2 - data, data, 1);
         s.raw("deferred", NAME_A, &file.bytes, 0o700);
         control(s);
@@ -955,6 +928,113 @@ fn many_files_in_readdir_order() {
             s.add(queue, &m, if i % 7 == 0 { 0o710 } else { 0o700 });
         }
         s.compare(report, Compare::Everything);
+    });
+}
+
+/// Other `hash_queue_names`: the defer logs flat while deferred is hashed, every queue hashed
+/// (hold, incoming and active too), and no listed queue or logfile hashed.
+#[test]
+fn hash_queue_names_variants() {
+    let variants: [(&str, &str, &[&str]); 3] = [
+        ("hash_queue_names_defer_flat", "deferred", &["deferred"]),
+        (
+            "hash_queue_names_all_queues",
+            "deferred, defer, hold, incoming, active",
+            &["deferred", "defer", "hold", "incoming", "active"],
+        ),
+        // (An empty value is a configuration error in Postfix; config_edge_cases has it.)
+        ("hash_queue_names_no_queue_hashed", "flush", &["flush"]),
+    ];
+    for (name, setting, hashed) in variants {
+        scenario(SUITE, name, |report| {
+            let mut s = Spool::with_hashing(name, InstanceOptions::default(), hashed);
+            // After `postfix check`, which refuses an empty hash_queue_names.
+            s.pf.set_main_cf(&[("hash_queue_names", setting)]);
+            for (queue, mode) in [
+                (Queue::Deferred, 0o700),
+                (Queue::Hold, 0o700),
+                (Queue::Incoming, 0o710),
+                (Queue::Active, 0o700),
+                (Queue::Deferred, 0o710),
+            ] {
+                let id = s.add(
+                    queue,
+                    &spec(
+                        &format!("{}@example.com", queue.name()),
+                        &["r1@example.org", "r2@example.org"],
+                    ),
+                    mode,
+                );
+                s.defer_entry(&id, "r1@example.org", "hashed or not");
+            }
+            s.compare(report, Compare::Everything);
+        });
+    }
+}
+
+/// The arrival time under more TZ forms than the main matrix: POSIX rules, a half-hour zone,
+/// a leading colon, an unknown zone (UTC without a name), an empty TZ, and no TZ at all
+/// (/etc/localtime).
+#[test]
+fn time_zone_variants() {
+    scenario(SUITE, "time_zone_variants", |report| {
+        let s = Spool::new("time_zone_variants");
+        for (i, when) in [
+            ARRIVAL,
+            SUMMER_MTIME,
+            OLD_MTIME,
+            0,
+            1,
+            2_147_483_648,
+            253_402_300_800,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut file = RawFile::default();
+            file.rec(kind::TIME, format!("{when} 0").as_bytes());
+            file.rec(kind::FROM, format!("tz{i}@example.com").as_bytes());
+            file.rec(kind::RCPT, b"r@example.org");
+            content_and_end(&mut file);
+            let path = s.raw("deferred", &format!("C0FFEE0000{i}"), &file.bytes, 0o700);
+            // T of 0 falls back to the mtime.
+            set_mtime(&path, SUMMER_MTIME);
+        }
+        s.give_to_postfix();
+        let zones = [
+            Some("EST5EDT"),
+            Some("Asia/Kolkata"),
+            Some(":Europe/Berlin"),
+            Some("Australia/Lord_Howe"),
+            Some("Nonexistent/Zone"),
+            Some("<+0330>-3:30"),
+            Some(""),
+            None,
+        ];
+        for zone in zones {
+            for mode in ["-p", "-j"] {
+                let mut real = Invocation::new(REAL_POSTQUEUE)
+                    .arg("-c")
+                    .arg(&s.pf.etc)
+                    .arg(mode);
+                let mut ours = Invocation::new(OUR_POSTQUEUE)
+                    .arg("-c")
+                    .arg(&s.pf.etc)
+                    .arg(mode);
+                if let Some(zone) = zone {
+                    real = real.env("TZ", zone);
+                    ours = ours.env("TZ", zone);
+                }
+                compare_invocations(
+                    report,
+                    SUITE,
+                    &format!("postqueue {mode}, TZ={}", zone.unwrap_or("(unset)")),
+                    &real,
+                    &ours,
+                    Compare::Everything,
+                );
+            }
+        }
     });
 }
 

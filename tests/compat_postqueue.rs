@@ -21,7 +21,7 @@ fn live_scenario(
     settle: Settle,
     expect: &[&str],
     build: impl FnOnce(&mut PostfixInstance),
-) -> PostfixInstance {
+) {
     let mut pf = PostfixInstance::new(name, options);
     pf.start();
     build(&mut pf);
@@ -30,7 +30,6 @@ fn live_scenario(
     compare_listings(report, &pf.etc, "running");
     pf.stop();
     compare_listings(report, &pf.etc, "stopped");
-    pf
 }
 
 fn deferred(n: usize) -> Settle {
@@ -304,9 +303,7 @@ fn maildrop_queue() {
         );
         assert_eq!(pf.count("maildrop"), 4);
         assert_listing_contains(&pf.etc, &["offline@sender.example"]);
-        let mut second = Report::new(SUITE, "maildrop_queue_submitted_while_down");
-        compare_listings(&mut second, &pf.etc, "stopped");
-        second.finish();
+        compare_listings(report, &pf.etc, "stopped, one more submitted while down");
     });
 }
 
@@ -712,6 +709,11 @@ fn usage_and_errors() {
     scenario(SUITE, "usage_and_errors", |report| {
         let pf = PostfixInstance::new("usage", InstanceOptions::default());
         pf.create_spool();
+        // Something to list (a maildrop file: no master runs here).
+        pf.sendmail(
+            &["-f", "usage@sender.example", "r@example.org"],
+            &message("usage@sender.example", "usage"),
+        );
         let etc = pf.etc.to_string_lossy().into_owned();
         // A config whose queue_directory does not exist: postqueue's chdir fails.
         let bad_queue = pf.root.join("etc-badqueue");
@@ -723,6 +725,10 @@ fn usage_and_errors() {
         .expect("write main.cf");
         backdate_config(&bad_queue);
         let bad_queue = bad_queue.to_string_lossy().into_owned();
+        // A config directory without main.cf.
+        let no_main_cf = pf.root.join("etc-empty");
+        std::fs::create_dir(&no_main_cf).expect("mkdir etc-empty");
+        let no_main_cf = no_main_cf.to_string_lossy().into_owned();
 
         let postqueue_cases: Vec<(&str, Vec<&str>)> = vec![
             ("bad option -z", vec!["-c", &etc, "-z"]),
@@ -734,6 +740,10 @@ fn usage_and_errors() {
             ("-c /nonexistent", vec!["-c", "/nonexistent", "-p"]),
             ("-c /nonexistent -j", vec!["-c", "/nonexistent", "-j"]),
             (
+                "-c directory without main.cf",
+                vec!["-c", &no_main_cf, "-p"],
+            ),
+            (
                 "queue_directory missing (chdir)",
                 vec!["-c", &bad_queue, "-p"],
             ),
@@ -742,6 +752,11 @@ fn usage_and_errors() {
                 vec!["-c", &bad_queue, "-j"],
             ),
             ("-c without argument", vec!["-p", "-c"]),
+            (
+                "options after -- are operands",
+                vec!["-c", &etc, "--", "-p"],
+            ),
+            ("clustered options -pc DIR", vec!["-pc", &etc]),
         ];
         for (label, args) in postqueue_cases {
             let real = Invocation::new(REAL_POSTQUEUE).args(&args).env("TZ", "UTC");
@@ -759,13 +774,284 @@ fn usage_and_errors() {
             ("mailq extra", vec!["-C", &etc, "extra"]),
             ("mailq -z", vec!["-C", &etc, "-z"]),
             ("mailq -C /nonexistent", vec!["-C", "/nonexistent"]),
-            ("mailq (empty, master stopped)", vec!["-C", &etc]),
+            ("mailq (master stopped)", vec!["-C", &etc]),
+            // sendmail options that mean nothing when listing, and ones that clash with it.
+            ("mailq -oi", vec!["-C", &etc, "-oi"]),
+            ("mailq -i", vec!["-C", &etc, "-i"]),
+            ("mailq -f someone", vec!["-C", &etc, "-f", "someone"]),
+            (
+                "mailq -Ffull -N never -R hdrs",
+                vec!["-C", &etc, "-Ffull", "-N", "never", "-R", "hdrs"],
+            ),
+            ("mailq -bp", vec!["-C", &etc, "-bp"]),
+            ("mailq -t", vec!["-C", &etc, "-t"]),
+            ("mailq -n", vec!["-C", &etc, "-n"]),
+            ("mailq -X /dev/null", vec!["-C", &etc, "-X", "/dev/null"]),
+            ("mailq -I", vec!["-C", &etc, "-I"]),
+            ("mailq -q5m", vec!["-C", &etc, "-q5m"]),
+            ("mailq -qRsite", vec!["-C", &etc, "-qRsite"]),
+            ("mailq -q (flush, mail system down)", vec!["-C", &etc, "-q"]),
         ];
         for (label, args) in mailq_cases {
             let real = Invocation::new(REAL_MAILQ).args(&args).env("TZ", "UTC");
             let ours = Invocation::new(OUR_MAILQ).args(&args).env("TZ", "UTC");
             compare_invocations(report, "mailq", label, &real, &ours, Compare::Everything);
         }
+
+        // The config directory from the environment instead of -c / -C.
+        let pairs = [
+            (
+                "postqueue",
+                "MAIL_CONFIG=DIR postqueue -p",
+                Invocation::new(REAL_POSTQUEUE).arg("-p"),
+                Invocation::new(OUR_POSTQUEUE).arg("-p"),
+            ),
+            (
+                "mailq",
+                "MAIL_CONFIG=DIR mailq",
+                Invocation::new(REAL_MAILQ),
+                Invocation::new(OUR_MAILQ),
+            ),
+        ];
+        for (suite, label, real, ours) in pairs {
+            let real = real.env("MAIL_CONFIG", &etc).env("TZ", "UTC");
+            let ours = ours.env("MAIL_CONFIG", &etc).env("TZ", "UTC");
+            compare_invocations(report, suite, label, &real, &ours, Compare::Everything);
+        }
+
+        // stdout closed (`>&-`) or full (`>/dev/full`): a write error other than EPIPE is fatal.
+        for to in [StdoutTo::Closed, StdoutTo::DevFull] {
+            let what = match to {
+                StdoutTo::Closed => "stdout closed (>&-)",
+                _ => "stdout is /dev/full",
+            };
+            for mode in ["-p", "-j"] {
+                compare_invocations(
+                    report,
+                    "postqueue",
+                    &format!("{what}, postqueue {mode}"),
+                    &real_postqueue(&pf.etc, mode, "UTC").stdout_to(to),
+                    &our_postqueue(&pf.etc, mode, "UTC").stdout_to(to),
+                    Compare::Everything,
+                );
+            }
+            compare_invocations(
+                report,
+                "mailq",
+                &format!("{what}, mailq"),
+                &real_mailq(&pf.etc, "UTC").stdout_to(to),
+                &our_mailq(&pf.etc, "UTC").stdout_to(to),
+                Compare::Everything,
+            );
+        }
+
+        // Not root: a config directory other than the default must be listed in the default
+        // main.cf's alternate_config_directories (ours is not set-gid, so it cannot go
+        // further than that check anyway).
+        for user in ["nobody", "postfix"] {
+            let pairs = [
+                (
+                    "postqueue",
+                    format!("as {user}: postqueue -c DIR -p"),
+                    real_postqueue(&pf.etc, "-p", "UTC"),
+                    our_postqueue(&pf.etc, "-p", "UTC"),
+                ),
+                (
+                    "postqueue",
+                    format!("as {user}: MAIL_CONFIG=DIR postqueue -j"),
+                    Invocation::new(REAL_POSTQUEUE)
+                        .arg("-j")
+                        .env("MAIL_CONFIG", &etc),
+                    Invocation::new(OUR_POSTQUEUE)
+                        .arg("-j")
+                        .env("MAIL_CONFIG", &etc),
+                ),
+                (
+                    "mailq",
+                    format!("as {user}: mailq -C DIR"),
+                    real_mailq(&pf.etc, "UTC"),
+                    our_mailq(&pf.etc, "UTC"),
+                ),
+            ];
+            for (suite, label, real, ours) in pairs {
+                compare_invocations(
+                    report,
+                    suite,
+                    &label,
+                    &real.run_as(user),
+                    &ours.run_as(user),
+                    Compare::Everything,
+                );
+            }
+        }
+    });
+}
+
+/// main.cf variations, each listed by both with the master stopped: syntax (continuation
+/// lines, duplicates, a line without `=`, `$name` and `${name?{...}:{...}}` expansion), bad
+/// values of the parameters postqueue and showq read, and parameters that change the listing.
+#[test]
+fn config_edge_cases() {
+    scenario(SUITE, "config_edge_cases", |report| {
+        let pf = PostfixInstance::new("config", InstanceOptions::default());
+        pf.create_spool();
+        pf.sendmail(
+            &["-f", "<>", "r@example.org"],
+            &message("MAILER-DAEMON", "null sender"),
+        );
+        pf.sendmail(
+            &["-f", "jösé@exämple.test", "ünï@example.org"],
+            "Subject: utf8\n\nbody\n".as_bytes(),
+        );
+        let root = pf.root.display().to_string();
+        let spool = pf.spool.display().to_string();
+        let main_cf = pf.etc.join("main.cf").display().to_string();
+        let q = "queue_directory";
+        let cases: Vec<(&str, Vec<&str>, String)> = vec![
+            (
+                "duplicate queue_directory line, same value",
+                vec![],
+                format!("{q} = {spool}\n"),
+            ),
+            (
+                "duplicate queue_directory line, different value",
+                vec![q],
+                format!("{q} = /nonexistent\n{q} = {spool}\n"),
+            ),
+            (
+                "config_directory set in main.cf",
+                vec![],
+                "config_directory = /nonexistent\n".into(),
+            ),
+            ("line without '='", vec![], "garbage line\n".into()),
+            ("unknown parameter", vec![], "frobnicate = 1\n".into()),
+            (
+                "whitespace around name and value",
+                vec![q],
+                format!("{q}\t=   {spool}   \n"),
+            ),
+            (
+                "value continued on the next line",
+                vec![q],
+                format!("{q} = {root}\n  /spool\n"),
+            ),
+            (
+                "comment inside a continued value",
+                vec![q],
+                format!("{q} = {root}\n# a comment\n\n  /spool\n"),
+            ),
+            (
+                "$name expansion",
+                vec![q],
+                format!("pqt_root = {root}\n{q} = $pqt_root/spool\n"),
+            ),
+            (
+                "${name?{..}:{..}} expansion",
+                vec![q],
+                format!(
+                    "pqt_root = {root}\n{q} = ${{pqt_root?{{$pqt_root/spool}}:{{/nonexistent}}}}\n"
+                ),
+            ),
+            ("queue_directory empty", vec![q], format!("{q} =\n")),
+            (
+                "queue_directory is a file",
+                vec![q],
+                format!("{q} = {main_cf}\n"),
+            ),
+            (
+                "queue_directory relative",
+                vec![q],
+                format!("{q} = relative/spool\n"),
+            ),
+            (
+                "enable_long_queue_ids = yes (short IDs, long layout)",
+                vec!["enable_long_queue_ids"],
+                "enable_long_queue_ids = yes\n".into(),
+            ),
+            (
+                "enable_long_queue_ids = maybe",
+                vec!["enable_long_queue_ids"],
+                "enable_long_queue_ids = maybe\n".into(),
+            ),
+            (
+                "smtputf8_enable = maybe",
+                vec!["smtputf8_enable"],
+                "smtputf8_enable = maybe\n".into(),
+            ),
+            (
+                "smtputf8_enable unset, compatibility_level = 0",
+                vec!["smtputf8_enable", "compatibility_level"],
+                "compatibility_level = 0\n".into(),
+            ),
+            (
+                "hash_queue_depth = abc",
+                vec!["hash_queue_depth"],
+                "hash_queue_depth = abc\n".into(),
+            ),
+            (
+                "hash_queue_depth = 0",
+                vec!["hash_queue_depth"],
+                "hash_queue_depth = 0\n".into(),
+            ),
+            (
+                "hash_queue_names empty",
+                vec![],
+                "hash_queue_names =\n".into(),
+            ),
+            (
+                "hash_queue_names with hold (hold files stay flat here)",
+                vec![],
+                "hash_queue_names = deferred, defer, hold\n".into(),
+            ),
+            (
+                "duplicate_filter_limit = -1",
+                vec![],
+                "duplicate_filter_limit = -1\n".into(),
+            ),
+            (
+                "duplicate_filter_limit = x",
+                vec![],
+                "duplicate_filter_limit = x\n".into(),
+            ),
+            (
+                "empty_address_recipient = nobody-here",
+                vec![],
+                "empty_address_recipient = nobody-here\n".into(),
+            ),
+            ("mail_name = Fooix", vec![], "mail_name = Fooix\n".into()),
+            (
+                "showq_service_name = nosuch",
+                vec![],
+                "showq_service_name = nosuch\n".into(),
+            ),
+            (
+                "daemon_directory = /nonexistent",
+                vec![],
+                "daemon_directory = /nonexistent\n".into(),
+            ),
+        ];
+        for (label, remove, extra) in cases {
+            pf.write_main_cf_variant(&remove, &extra);
+            for mode in ["-p", "-j"] {
+                compare_invocations(
+                    report,
+                    "postqueue",
+                    &format!("{label}, postqueue {mode}"),
+                    &real_postqueue(&pf.etc, mode, "UTC"),
+                    &our_postqueue(&pf.etc, mode, "UTC"),
+                    Compare::Everything,
+                );
+            }
+            compare_invocations(
+                report,
+                "mailq",
+                &format!("{label}, mailq"),
+                &real_mailq(&pf.etc, "UTC"),
+                &our_mailq(&pf.etc, "UTC"),
+                Compare::Everything,
+            );
+        }
+        pf.restore_main_cf();
     });
 }
 

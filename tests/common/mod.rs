@@ -17,7 +17,7 @@ use std::ffi::{CString, OsStr, OsString};
 use std::fmt::Write as _;
 use std::fs::{self, File, FileTimes, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -172,6 +172,17 @@ impl Outcome {
     }
 }
 
+/// Where a program's stdout goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdoutTo {
+    /// A pipe we read (the normal case).
+    Pipe,
+    /// `>&-`: descriptor 1 closed before exec.
+    Closed,
+    /// `>/dev/full`: every write fails with ENOSPC.
+    DevFull,
+}
+
 /// How to run one program: kept as data so the same invocation can be run several times.
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -179,6 +190,9 @@ pub struct Invocation {
     pub args: Vec<OsString>,
     pub env: Vec<(OsString, OsString)>,
     pub stdin: Option<Vec<u8>>,
+    pub stdout_to: StdoutTo,
+    /// Run as this (uid, gid) instead of root.
+    pub user: Option<(u32, u32)>,
 }
 
 impl Invocation {
@@ -193,7 +207,20 @@ impl Invocation {
                 ("LANG".into(), "C".into()),
             ],
             stdin: None,
+            stdout_to: StdoutTo::Pipe,
+            user: None,
         }
+    }
+
+    pub fn stdout_to(mut self, to: StdoutTo) -> Self {
+        self.stdout_to = to;
+        self
+    }
+
+    /// Runs as the given local user (and its primary group, no supplementary groups).
+    pub fn run_as(mut self, name: &str) -> Self {
+        self.user = Some(user_ids(name));
+        self
     }
 
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
@@ -233,6 +260,10 @@ impl Invocation {
         // Own process group, so a timeout can end the program and whatever it started (the
         // real postqueue runs showq as a child when the mail system is down).
         command.process_group(0);
+        if let Some((uid, gid)) = self.user {
+            // std drops the supplementary groups when it changes the gid as root.
+            command.uid(uid).gid(gid);
+        }
         command
     }
 
@@ -259,6 +290,14 @@ impl Invocation {
             text.push(' ');
             text.push_str(&arg.to_string_lossy());
         }
+        match self.stdout_to {
+            StdoutTo::Pipe => {}
+            StdoutTo::Closed => text.push_str(" >&-"),
+            StdoutTo::DevFull => text.push_str(" >/dev/full"),
+        }
+        if let Some((uid, _)) = self.user {
+            let _ = write!(text, " (as uid {uid})");
+        }
         text
     }
 
@@ -267,7 +306,28 @@ impl Invocation {
     }
 
     pub fn run_with_timeout(&self, timeout: Duration) -> Outcome {
-        run_command(self.command(), self.stdin.clone(), timeout, None)
+        let mut command = self.command();
+        match self.stdout_to {
+            StdoutTo::Pipe => {}
+            StdoutTo::Closed => {
+                // SAFETY: close(2) is async-signal-safe; nothing else runs in the child yet.
+                unsafe {
+                    command.pre_exec(|| {
+                        libc::close(1);
+                        Ok(())
+                    });
+                }
+            }
+            StdoutTo::DevFull => {
+                let full = OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .expect("open /dev/full");
+                command.stdout(full);
+            }
+        }
+        let pipe_stdout = self.stdout_to != StdoutTo::DevFull;
+        run_command(command, self.stdin.clone(), timeout, None, pipe_stdout)
     }
 
     /// Runs with stdout read for `limit` bytes and then closed, like `| head -c limit`.
@@ -277,6 +337,7 @@ impl Invocation {
             self.stdin.clone(),
             COMMAND_TIMEOUT,
             Some(limit),
+            true,
         )
     }
 }
@@ -309,6 +370,7 @@ fn run_command(
     input: Option<Vec<u8>>,
     timeout: Duration,
     stdout_limit: Option<usize>,
+    pipe_stdout: bool,
 ) -> Outcome {
     command
         .stdin(if input.is_some() {
@@ -316,8 +378,11 @@ fn run_command(
         } else {
             Stdio::null()
         })
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Unless the caller sent stdout elsewhere (/dev/full), we read it.
+    if pipe_stdout {
+        command.stdout(Stdio::piped());
+    }
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(error) => panic!("cannot run {command:?}: {error}"),
@@ -330,11 +395,12 @@ fn run_command(
             })
         })
     });
-    let stdout = child.stdout.take().expect("stdout is piped");
+    let stdout = child.stdout.take();
     let stderr = child.stderr.take().expect("stderr is piped");
-    let out_reader = std::thread::spawn(move || match stdout_limit {
-        None => read_all(stdout),
-        Some(limit) => {
+    let out_reader = std::thread::spawn(move || match (stdout, stdout_limit) {
+        (None, _) => Vec::new(),
+        (Some(stdout), None) => read_all(stdout),
+        (Some(stdout), Some(limit)) => {
             let mut head = Vec::new();
             let _ = stdout.take(limit as u64).read_to_end(&mut head);
             // Dropping the pipe here is the point: the program's next write gets EPIPE.
@@ -622,6 +688,9 @@ pub struct PostfixInstance {
     started: bool,
     /// The master was started directly (not by `postfix start`): stop it by its PID.
     bare_master: bool,
+    /// The master's PID as seen when it came up, in case the pid file is gone by the time we
+    /// stop it.
+    master_seen: Option<i32>,
 }
 
 impl PostfixInstance {
@@ -653,6 +722,7 @@ impl PostfixInstance {
             main_cf: Vec::new(),
             started: false,
             bare_master: false,
+            master_seen: None,
         };
         instance.write_sleeper();
         fs::write(instance.etc.join("transport"), transport_table()).expect("write transport");
@@ -735,12 +805,25 @@ impl PostfixInstance {
     }
 
     fn write_main_cf(&self) {
+        self.write_main_cf_variant(&[], "");
+    }
+
+    /// Writes main.cf without the parameters in `remove` and with `extra` (raw text, for
+    /// syntax the name = value list cannot express) appended. `restore_main_cf` undoes it.
+    pub fn write_main_cf_variant(&self, remove: &[&str], extra: &str) {
         let mut text = String::from("# private test instance of the postfix-queue-tools tests\n");
         for (name, value) in &self.main_cf {
-            let _ = writeln!(text, "{name} = {value}");
+            if !remove.contains(&name.as_str()) {
+                let _ = writeln!(text, "{name} = {value}");
+            }
         }
+        text.push_str(extra);
         fs::write(self.etc.join("main.cf"), text).expect("write main.cf");
         backdate_config(&self.etc);
+    }
+
+    pub fn restore_main_cf(&self) {
+        self.write_main_cf();
     }
 
     /// master.cf: the system's services minus every `inet` one (no network), chroot off (the
@@ -801,10 +884,6 @@ impl PostfixInstance {
         set_mode(&script, 0o755);
     }
 
-    pub fn etc_arg(&self) -> &Path {
-        &self.etc
-    }
-
     /// Creates the queue directories with their proper owners and modes, without a master
     /// (`postfix check` runs post-install's set-permissions).
     pub fn create_spool(&self) {
@@ -857,6 +936,7 @@ impl PostfixInstance {
                 && self.master_pid().is_some_and(process_alive)
         });
         assert!(up, "master did not come up\n{}", self.maillog_tail());
+        self.master_seen = self.master_pid();
     }
 
     pub fn master_pid(&self) -> Option<i32> {
@@ -867,6 +947,43 @@ impl PostfixInstance {
 
     pub fn is_running(&self) -> bool {
         self.master_pid().is_some_and(process_alive)
+    }
+
+    /// Lists a spool with the real tools through a live showq daemon without letting Postfix
+    /// touch the files: a master with only the showq service (no qmgr or pickup, and no
+    /// `postfix start`, whose postsuper would rename files whose names do not match their
+    /// inodes), from a second config directory `etc-showq` with main.cf's settings. Returns
+    /// that directory; `stop` (or Drop) ends the master. (With no master at all, root's real
+    /// postqueue runs showq stand-alone, which needs nothing from us.)
+    pub fn start_showq_only(&mut self) -> PathBuf {
+        let etc = self.root.join("etc-showq");
+        fs::create_dir_all(&etc).expect("mkdir etc-showq");
+        let mut main_cf = fs::read_to_string(self.etc.join("main.cf")).expect("read main.cf");
+        // A showq that dies would otherwise be throttled for 60 s, and every later request
+        // would wait for it.
+        main_cf.push_str("service_throttle_time = 1s\n");
+        fs::write(etc.join("main.cf"), main_cf).expect("write main.cf");
+        fs::write(
+            etc.join("master.cf"),
+            "showq unix n - n - - showq\npostlog unix-dgram n - n - 1 postlogd\n",
+        )
+        .expect("write master.cf");
+        backdate_config(&etc);
+        let daemon_directory = "/usr/lib/postfix/sbin";
+        let outcome = Invocation::new(format!("{daemon_directory}/master"))
+            .arg("-c")
+            .arg(&etc)
+            .arg("-w")
+            .run();
+        assert_eq!(
+            outcome.status,
+            0,
+            "showq-only master: {}\n{}",
+            outcome.summary(),
+            self.maillog_tail()
+        );
+        self.adopt_master();
+        etc
     }
 
     /// Takes charge of a master started directly (`master -c DIR -w`) on this spool, so that
@@ -883,13 +1000,23 @@ impl PostfixInstance {
         assert!(up, "master did not come up\n{}", self.maillog_tail());
         self.started = true;
         self.bare_master = true;
+        self.master_seen = self.master_pid();
+    }
+
+    /// The PID of this instance's master: from its pid file, else as recorded at start, and
+    /// only while that process still is a Postfix master (PIDs get reused).
+    fn our_master(&self) -> Option<i32> {
+        self.master_pid().or(self.master_seen).filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| contains(&cmdline, b"master"))
+        })
     }
 
     /// Stops the master and waits until it is gone; kills it by PID if it will not go.
     pub fn stop(&mut self) {
         if self.started {
             if self.bare_master {
-                if let Some(pid) = self.master_pid() {
+                if let Some(pid) = self.our_master() {
                     // SAFETY: kill has no memory preconditions; this is our instance's master.
                     unsafe {
                         libc::kill(pid, libc::SIGTERM);
@@ -903,7 +1030,7 @@ impl PostfixInstance {
                     .arg("stop")
                     .run_with_timeout(Duration::from_secs(30));
             }
-            if let Some(pid) = self.master_pid() {
+            if let Some(pid) = self.our_master() {
                 if !wait_until(Duration::from_secs(15), || !process_alive(pid)) {
                     // SAFETY: kill has no memory preconditions; this is our instance's master.
                     unsafe {
@@ -916,6 +1043,7 @@ impl PostfixInstance {
             // moves files while the "stopped" comparisons run.
             std::thread::sleep(Duration::from_millis(200));
             self.started = false;
+            self.master_seen = None;
         }
         self.kill_sleepers();
     }
@@ -1540,12 +1668,43 @@ impl Report {
     }
 }
 
+/// At most this many scenarios (each with its own instance and daemons) run at once, however
+/// many test threads cargo uses.
+const MAX_CONCURRENT_SCENARIOS: usize = 4;
+
+static SLOTS: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+static SLOT_FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// A place among the scenarios allowed to run at once; released on drop (also on panic).
+#[derive(Debug)]
+pub struct InstanceSlot;
+
+impl InstanceSlot {
+    pub fn acquire() -> Self {
+        let mut taken = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+        while *taken >= MAX_CONCURRENT_SCENARIOS {
+            taken = SLOT_FREED.wait(taken).unwrap_or_else(|e| e.into_inner());
+        }
+        *taken += 1;
+        InstanceSlot
+    }
+}
+
+impl Drop for InstanceSlot {
+    fn drop(&mut self) {
+        let mut taken = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+        *taken -= 1;
+        SLOT_FREED.notify_one();
+    }
+}
+
 /// Runs a scenario body; a panic inside it (a scenario that could not be built, or a
 /// comparison failure) is recorded as a FAIL line before the test fails.
 pub fn scenario(suite: &str, name: &str, body: impl FnOnce(&mut Report)) {
     if !live_postfix_available(suite, name) {
         return;
     }
+    let _slot = InstanceSlot::acquire();
     let mut report = Report::new(suite, name);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mut report)));
     if let Err(panic) = result {
@@ -1676,10 +1835,6 @@ pub fn assert_listing_contains(etc: &Path, needles: &[&str]) {
             "setup check: real listing lacks {needle:?}:\n{listing}"
         );
     }
-}
-
-pub fn is_fifo(path: &Path) -> bool {
-    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_fifo())
 }
 
 /// A file opened for appending with a given mode (for defer logs written by hand).

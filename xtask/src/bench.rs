@@ -259,21 +259,31 @@ fn bench_size(size: u64, directory: &Path, ours: &Path, real: bool, runs: usize)
     let syscalls = strace_profile(ours, &directory.join("etc"), size);
 
     let mut floor_count = floor::FloorCount::default();
-    for floor_threads in [1, threads] {
-        let label = format!("floor: open+read every file, {floor_threads} thread(s)");
-        floor_count = floor::read_all(&spool, floor_threads)?; // warm-up
-        let mut walls = Vec::new();
-        for _ in 0..runs {
-            let started = Instant::now();
-            floor_count = floor::read_all(&spool, floor_threads)?;
-            walls.push(started.elapsed());
+    // Reading whole files is the floor the brief asks for; the first 4 KB is what a lister
+    // that stops at the envelope must read (perf-anchors.md "read4k").
+    for (what, limit) in [
+        ("open+read every file", None),
+        ("open+read first 4 KB", Some(4096)),
+    ] {
+        for floor_threads in [1, threads] {
+            let label = format!("floor: {what}, {floor_threads} thread(s)");
+            let count = floor::read_all(&spool, floor_threads, limit)?; // warm-up
+            if limit.is_none() {
+                floor_count = count;
+            }
+            let mut walls = Vec::new();
+            for _ in 0..runs {
+                let started = Instant::now();
+                floor::read_all(&spool, floor_threads, limit)?;
+                walls.push(started.elapsed());
+            }
+            println!("bench: {size} {label}: {:.3} s", median(&walls));
+            timings.push(Timing {
+                label,
+                walls,
+                max_rss_kib: None,
+            });
         }
-        println!("bench: {size} {label}: {:.3} s", median(&walls));
-        timings.push(Timing {
-            label,
-            walls,
-            max_rss_kib: None,
-        });
     }
 
     Ok(json!({
@@ -842,37 +852,41 @@ fn render(results: &[Value], machine: &[(String, String)]) -> String {
         "real/ours > 1 means ours is faster; ours/floor is how far ours is above the floor with \
          the same number of threads ({threads} = all cores).\n"
     );
-    page.push_str("| queue | real/ours `-p` | real/ours `-j` | real/ours `-p`, 1 thread | ours/floor `-p` (all cores) | ours/floor `-p` (1 thread) | ours/floor `-j` (all cores) |\n|---:|---:|---:|---:|---:|---:|---:|\n");
+    page.push_str(
+        "| queue | real/ours `-p` | real/ours `-j` | real/ours `-p`, 1 thread | real/ours `-p`, \
+         master stopped | ours/floor `-p` | ours/floor `-p`, 1 thread | ours/4 KB floor `-p` | \
+         real/4 KB floor (best possible real/ours) |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
     let floor_all = format!("floor: open+read every file, {threads} thread(s)");
     let floor_one = "floor: open+read every file, 1 thread(s)";
+    let floor_4k = format!("floor: open+read first 4 KB, {threads} thread(s)");
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.1}×", a / b),
         _ => "–".to_string(),
     };
     for result in results {
         let get = |label: &str| seconds_of(result, label);
+        let real_p = get("Postfix postqueue -p (showq)");
+        let ours_p = get("ours postqueue -p");
         let _ = writeln!(
             page,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             human(result["size"].as_u64().unwrap_or(0)),
-            ratio(
-                get("Postfix postqueue -p (showq)"),
-                get("ours postqueue -p")
-            ),
+            ratio(real_p, ours_p),
             ratio(
                 get("Postfix postqueue -j (showq)"),
                 get("ours postqueue -j")
             ),
-            ratio(
-                get("Postfix postqueue -p (showq)"),
-                get("ours postqueue -p, POSTQUEUE_THREADS=1")
-            ),
-            ratio(get("ours postqueue -p"), get(&floor_all)),
+            ratio(real_p, get("ours postqueue -p, POSTQUEUE_THREADS=1")),
+            ratio(real_p, get("ours postqueue -p, Postfix master stopped")),
+            ratio(ours_p, get(&floor_all)),
             ratio(
                 get("ours postqueue -p, POSTQUEUE_THREADS=1"),
                 get(floor_one)
             ),
-            ratio(get("ours postqueue -j"), get(&floor_all)),
+            ratio(ours_p, get(&floor_4k)),
+            ratio(real_p, get(&floor_4k)),
         );
     }
 
@@ -948,6 +962,20 @@ fn render(results: &[Value], machine: &[(String, String)]) -> String {
                     ours,
                     real
                 );
+                let threads = result["threads"].as_u64().unwrap_or(1);
+                if let Some(floor) = seconds_of(
+                    result,
+                    &format!("floor: open+read first 4 KB, {threads} thread(s)"),
+                ) {
+                    let _ = writeln!(
+                        page,
+                        "\nFor scale: on this machine merely opening every queue file and defer \
+                         log and reading its first 4 KB takes {floor:.2} s on {threads} threads, \
+                         so a lister that opens and reads every one of them cannot be more than \
+                         {:.1}× faster than Postfix here.",
+                        real / floor
+                    );
+                }
             }
             _ => page.push_str(
                 "Postfix was not measured (not root, or not installed), so there is no verdict.\n",

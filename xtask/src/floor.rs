@@ -1,5 +1,6 @@
 //! The benchmark's read floor: the least work any queue lister must do — list every queue and
-//! defer-log directory, then open and read each file to the end — on 1 or N threads.
+//! defer-log directory, then open and read each file (to the end, or only its first block, as
+//! a lister that stops at the envelope needs) — on 1 or N threads.
 //!
 //! Files are opened with openat(2) relative to their directory and read into one reused
 //! buffer, so the figure is the kernel's cost, not ours (perf-anchors.md "Scan floors").
@@ -25,8 +26,9 @@ pub struct FloorCount {
     pub bytes: u64,
 }
 
-/// Reads every file under the queue directories of `spool` on `threads` threads.
-pub fn read_all(spool: &Path, threads: usize) -> Result<FloorCount> {
+/// Reads every file under the queue directories of `spool` on `threads` threads: to the end,
+/// or only the first `limit` bytes (one read) when `limit` is given.
+pub fn read_all(spool: &Path, threads: usize, limit: Option<usize>) -> Result<FloorCount> {
     // Work items are directories: one per flat queue and one per hash subdirectory, handed out
     // in turn so two threads share a big queue.
     let mut directories = Vec::new();
@@ -52,13 +54,13 @@ pub fn read_all(spool: &Path, threads: usize) -> Result<FloorCount> {
             .map(|_| {
                 scope.spawn(|| -> Result<FloorCount> {
                     let mut count = FloorCount::default();
-                    let mut buffer = vec![0u8; 64 * 1024];
+                    let mut buffer = vec![0u8; limit.unwrap_or(64 * 1024)];
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
                         let Some(directory) = directories.get(index) else {
                             return Ok(count);
                         };
-                        read_directory(directory, &mut buffer, &mut count)
+                        read_directory(directory, &mut buffer, limit.is_some(), &mut count)
                             .with_context(|| format!("read {}", directory.display()))?;
                     }
                 })
@@ -89,7 +91,12 @@ fn push_tree(directory: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Opens and reads each regular file of one directory (not its subdirectories).
-fn read_directory(directory: &Path, buffer: &mut [u8], count: &mut FloorCount) -> Result<()> {
+fn read_directory(
+    directory: &Path,
+    buffer: &mut [u8],
+    first_block_only: bool,
+    count: &mut FloorCount,
+) -> Result<()> {
     let handle = File::open(directory)?;
     let dirfd = handle.as_raw_fd();
     for entry in std::fs::read_dir(directory)? {
@@ -125,6 +132,9 @@ fn read_directory(directory: &Path, buffer: &mut [u8], count: &mut FloorCount) -
                 break;
             }
             count.bytes += read as u64;
+            if first_block_only {
+                break;
+            }
         }
         count.files += 1;
     }

@@ -65,6 +65,110 @@ pub fn getopt(program: &str, args: &[String], spec: &str) -> (Vec<Opt>, usize) {
     (parsed, index)
 }
 
+/// A step-by-step getopt, for callers (sendmail's mailq) that look at whole arguments between
+/// options and that keep going after a bad option, as glibc's getopt lets them.
+#[derive(Debug)]
+pub struct Parser<'a> {
+    program: &'a str,
+    args: &'a [String],
+    spec: &'a str,
+    index: usize,
+    position: usize,
+}
+
+impl<'a> Parser<'a> {
+    pub fn new(program: &'a str, args: &'a [String], spec: &'a str) -> Self {
+        Self {
+            program,
+            args,
+            spec,
+            index: 0,
+            position: 0,
+        }
+    }
+
+    /// The whole argument about to be parsed, when not inside a cluster like `-vq`.
+    pub fn current_argument(&self) -> Option<&'a str> {
+        (self.position == 0)
+            .then(|| self.args.get(self.index).map(String::as_str))
+            .flatten()
+    }
+
+    /// Steps over the current whole argument.
+    pub fn skip_argument(&mut self) {
+        self.index += 1;
+        self.position = 0;
+    }
+
+    /// Index of the argument being parsed.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The next option, or `None` at the first operand, after `--`, or at the end.
+    pub fn next_option(&mut self) -> Option<Opt> {
+        if self.position == 0 {
+            let arg = self.args.get(self.index)?;
+            if arg == "--" {
+                self.index += 1;
+                return None;
+            }
+            if !arg.starts_with('-') || arg == "-" {
+                return None;
+            }
+            self.position = 1;
+        }
+        let arg = &self.args[self.index];
+        let letter = arg[self.position..].chars().next()?;
+        self.position += letter.len_utf8();
+        let at_end = self.position >= arg.len();
+        let finish_argument = |parser: &mut Self| {
+            parser.index += 1;
+            parser.position = 0;
+        };
+        match takes_argument(self.spec, letter) {
+            None => {
+                if at_end {
+                    finish_argument(self);
+                }
+                Some(Opt::Bad {
+                    diagnostic: format!("{}: invalid option -- '{letter}'", self.program),
+                })
+            }
+            Some(false) => {
+                if at_end {
+                    finish_argument(self);
+                }
+                Some(Opt::Flag(letter, None))
+            }
+            Some(true) => {
+                if !at_end {
+                    let value = arg[self.position..].to_string();
+                    finish_argument(self);
+                    Some(Opt::Flag(letter, Some(value)))
+                } else if let Some(value) = self.args.get(self.index + 1) {
+                    self.index += 2;
+                    self.position = 0;
+                    Some(Opt::Flag(letter, Some(value.clone())))
+                } else {
+                    finish_argument(self);
+                    Some(Opt::Bad {
+                        diagnostic: format!(
+                            "{}: option requires an argument -- '{letter}'",
+                            self.program
+                        ),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Index of the first argument not consumed.
+    pub fn operands_start(&self) -> usize {
+        self.index
+    }
+}
+
 fn takes_argument(spec: &str, letter: char) -> Option<bool> {
     if letter == ':' {
         return None;

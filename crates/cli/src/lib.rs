@@ -4,6 +4,7 @@
 
 pub mod getopt;
 pub mod output;
+pub mod startup;
 pub mod syslog;
 pub mod time;
 
@@ -46,6 +47,12 @@ impl Program {
     /// `prog: error: text`.
     pub fn error(&self, text: &str) {
         self.emit("error: ", text);
+    }
+
+    /// A `prog: fatal: text` line without exiting, for the rare case where Postfix prints two
+    /// (a child process's fatal error, then the parent's).
+    pub fn fatal_line(&self, text: &str) {
+        self.emit("fatal: ", text);
     }
 
     /// A message with no level, as Postfix's `msg_info` prints it.

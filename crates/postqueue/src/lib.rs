@@ -18,6 +18,7 @@ use postfix_queue::walk::ShowqWalk;
 use postfix_queue::{Layout, ShowqSettings};
 use postfix_queue_cli::getopt::{getopt, Opt};
 use postfix_queue_cli::output::{Output, WriteStop};
+use postfix_queue_cli::startup::{enter_queue_directory, read_config};
 use postfix_queue_cli::status::EX_UNAVAILABLE;
 use postfix_queue_cli::{Outcome, Program};
 
@@ -82,14 +83,13 @@ fn main(args: &[String]) -> Outcome {
     if operands < args.len() {
         return fatal(USAGE);
     }
-    let config = match Config::load(&config_directory(config_dir.as_deref())) {
+    let directory = config_directory(config_dir.as_deref());
+    let config = match read_config(&PROGRAM, &directory, EX_UNAVAILABLE) {
         Ok(config) => config,
-        Err(error) => return fatal(error.to_string()),
+        Err(outcome) => return outcome,
     };
-    apply_imported_time_zone(&config);
-    let queue_directory = config.get("queue_directory");
-    if let Err(error) = std::env::set_current_dir(&queue_directory) {
-        return fatal(format!("chdir {queue_directory}: {}", strerror(&error)));
+    if let Err(outcome) = enter_queue_directory(&config, EX_UNAVAILABLE) {
+        return outcome;
     }
     match mode {
         None => fatal(USAGE),
@@ -109,20 +109,49 @@ fn show_queue(config: &Config, format: ListingFormat) -> Outcome {
     match UnixStream::connect(&socket) {
         Ok(stream) => drop(stream),
         Err(error) if matches!(error.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
-            return fatal(format!("Connect to the {mail_name} {service} service: {}", strerror(&error)));
+            return fatal(format!(
+                "Connect to the {mail_name} {service} service: {}",
+                strerror(&error)
+            ));
         }
-        Err(error) => PROGRAM.warning(&format!(
-            "Mail system is down -- accessing queue directly (Connect to the {mail_name} {service} service: {})",
-            strerror(&error)
-        )),
+        Err(error) => {
+            let reason = format!(
+                "Connect to the {mail_name} {service} service: {}",
+                strerror(&error)
+            );
+            // SAFETY: geteuid has no preconditions.
+            if unsafe { libc::geteuid() } != 0 {
+                return fatal(format!(
+                    "Queue report unavailable - mail system is down ({reason})"
+                ));
+            }
+            PROGRAM.warning(&format!(
+                "Mail system is down -- accessing queue directly ({reason})"
+            ));
+            // Real postqueue now runs $daemon_directory/showq itself; when that cannot be
+            // run, its child dies in execvp and the parent reads an empty answer.
+            let showq = format!("{}/{service}", config.get("daemon_directory"));
+            if let Err(error) = check_executable(&showq) {
+                PROGRAM.fatal_line(&format!(
+                    "vstream_popen: execvp {showq}: {}",
+                    strerror(&error)
+                ));
+                return fatal("malformed showq server response");
+            }
+        }
     }
     let layout = match Layout::from_config(config) {
         Ok(layout) => layout.relocated(".").reading_as(showq_identity(config)),
         Err(error) => return fatal(error.to_string()),
     };
+    // These are showq's own parameters: when one is bad, showq dies at start-up and all
+    // postqueue sees is an empty answer.
     let settings = match ShowqSettings::from_config(config) {
         Ok(settings) => settings,
-        Err(error) => return fatal(error.to_string()),
+        Err(error) => {
+            postfix_queue_cli::syslog::log("showq", &format!("fatal: {error}"));
+            return fatal("malformed showq server response");
+        }
     };
     let long_ids = match config.get_bool("enable_long_queue_ids") {
         Ok(long_ids) => long_ids,
@@ -170,24 +199,15 @@ fn show_queue(config: &Config, format: ListingFormat) -> Outcome {
     }
 }
 
-/// Postfix cleans its environment down to `import_environment` before printing times, so `TZ`
-/// counts only when that list keeps it (`TZ`) or sets it (`TZ=zone`).
-fn apply_imported_time_zone(config: &Config) {
-    let imported = config.get_list("import_environment");
-    let setting = imported
-        .iter()
-        .rev()
-        .find_map(|item| match item.split_once('=') {
-            Some(("TZ", value)) => Some(Some(value.to_string())),
-            None if item == "TZ" => Some(None),
-            _ => None,
-        });
-    match setting {
-        Some(Some(value)) => std::env::set_var("TZ", value),
-        Some(None) => {}
-        None => std::env::remove_var("TZ"),
+/// Whether `path` could be executed, as execvp would find out.
+fn check_executable(path: &str) -> std::io::Result<()> {
+    let path = std::ffi::CString::new(path).map_err(std::io::Error::other)?;
+    // SAFETY: `path` is a valid NUL-terminated string.
+    if unsafe { libc::access(path.as_ptr(), libc::X_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
-    postfix_queue_cli::time::init_timezone();
 }
 
 /// As root we read with the mail owner's permissions, as showq would; anyone else reads with

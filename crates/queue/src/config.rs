@@ -51,6 +51,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("maillog_file", ""),
     ("maillog_file_prefixes", "/var, /dev/stdout"),
     ("mail_version", "3.7.11"),
+    ("sendmail_path", "/usr/sbin/sendmail"),
 ];
 
 /// A configuration problem, worded as Postfix words it.
@@ -64,6 +65,46 @@ pub enum ConfigError {
     BadNumber { name: String, value: String },
     /// A numerical parameter below its minimum.
     TooSmall { name: String, value: i64, min: i64 },
+    /// A string parameter shorter than its minimum (usually: empty).
+    BadStringLength {
+        name: String,
+        value: String,
+        min: usize,
+    },
+    /// A main.cf line that is not `name = value`.
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        reason: &'static str,
+        text: String,
+    },
+    /// A non-default configuration directory that an untrusted caller may not use. Postfix
+    /// prints an `error:` line, then a `fatal:` line; `Display` gives the fatal one.
+    UnauthorizedDirectory {
+        directory: PathBuf,
+        default_main_cf: PathBuf,
+    },
+    /// The default main.cf, needed to authorise a directory, cannot be opened.
+    OpenDefault { path: PathBuf, reason: String },
+    /// mail_owner or setgid_group is unusable, as Postfix's start-up checks word it.
+    Account {
+        config_directory: PathBuf,
+        name: &'static str,
+        problem: String,
+    },
+}
+
+impl ConfigError {
+    /// The `error:` line Postfix prints before the fatal one, if any.
+    pub fn preceding_error(&self) -> Option<String> {
+        match self {
+            Self::UnauthorizedDirectory { directory, .. } => Some(format!(
+                "unauthorized configuration directory name: {}",
+                directory.display()
+            )),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {
@@ -79,6 +120,24 @@ impl fmt::Display for ConfigError {
             Self::TooSmall { name, value, min } => {
                 write!(f, "invalid {name} parameter value {value} < {min}")
             }
+            Self::BadStringLength { name, value, min } => {
+                write!(f, "bad string length {} < {min}: {name} = {value}", value.len())
+            }
+            Self::Syntax { path, line, reason, text } => {
+                write!(f, "{}, line {line}: {reason}: \"{text}\"", path.display())
+            }
+            Self::UnauthorizedDirectory { directory, default_main_cf } => write!(
+                f,
+                "specify \"alternate_config_directories = {dir}\" or \"multi_instance_directories = {dir}\" in {}",
+                default_main_cf.display(),
+                dir = directory.display()
+            ),
+            Self::OpenDefault { path, reason } => write!(f, "open file {}: {reason}", path.display()),
+            Self::Account { config_directory, name, problem } => write!(
+                f,
+                "file {}/main.cf: parameter {name}: {problem}",
+                config_directory.display()
+            ),
         }
     }
 }
@@ -90,9 +149,10 @@ pub fn config_directory(command_line: Option<&Path>) -> PathBuf {
     if let Some(directory) = command_line {
         return directory.to_path_buf();
     }
+    // An empty MAIL_CONFIG is a directory name like any other to Postfix (getenv != NULL).
     match std::env::var_os(CONFIG_ENVIRONMENT_VARIABLE) {
-        Some(directory) if !directory.is_empty() => PathBuf::from(directory),
-        _ => PathBuf::from(DEFAULT_CONFIG_DIRECTORY),
+        Some(directory) => PathBuf::from(directory),
+        None => PathBuf::from(DEFAULT_CONFIG_DIRECTORY),
     }
 }
 
@@ -106,52 +166,129 @@ pub struct Config {
 impl Config {
     /// Reads `DIR/main.cf`. A missing file is an error, as it is for Postfix.
     pub fn load(directory: &Path) -> Result<Self, ConfigError> {
+        Self::load_checked(directory, false).map(|(config, _)| config)
+    }
+
+    /// Reads `DIR/main.cf` as Postfix's `mail_conf_suck` does: an `untrusted` caller (not
+    /// root, or set-gid) may use a non-default directory only when the default main.cf lists it
+    /// in `alternate_config_directories` or `multi_instance_directories`. Syntax errors are
+    /// fatal; redefinitions with a new value come back as warnings.
+    pub fn load_checked(
+        directory: &Path,
+        untrusted: bool,
+    ) -> Result<(Self, Vec<String>), ConfigError> {
+        if untrusted && directory != Path::new(DEFAULT_CONFIG_DIRECTORY) {
+            check_directory_authorised(directory)?;
+        }
         let path = directory.join("main.cf");
         let bytes = std::fs::read(&path).map_err(|error| ConfigError::Open {
             path: path.clone(),
             reason: crate::error::strerror(&error),
         })?;
-        let mut config = Self::parse(&String::from_utf8_lossy(&bytes));
-        config.directory = directory.to_path_buf();
+        let mut config = Self {
+            explicit: HashMap::new(),
+            directory: directory.to_path_buf(),
+        };
+        // Postfix enters the directory before reading the file, so a main.cf line that sets
+        // config_directory to something else is an "overriding" redefinition.
         config.explicit.insert(
             "config_directory".into(),
             directory.to_string_lossy().into_owned(),
         );
-        Ok(config)
+        let mut warnings = Vec::new();
+        for (line, text) in logical_lines(&String::from_utf8_lossy(&bytes)) {
+            let (name, value) = split_name_value(&text).map_err(|reason| ConfigError::Syntax {
+                path: path.clone(),
+                line,
+                reason,
+                text: text.clone(),
+            })?;
+            if let Some(old) = config.explicit.get(name) {
+                if old != value {
+                    warnings.push(format!(
+                        "{}, line {line}: overriding earlier entry: {name}={old}",
+                        path.display()
+                    ));
+                }
+            }
+            config.explicit.insert(name.to_string(), value.to_string());
+        }
+        Ok((config, warnings))
     }
 
-    /// Parses main.cf text (`readlline` rules: `#` comments and blank lines are skipped even
-    /// inside a continued entry; a line starting with whitespace continues the previous one,
-    /// joined without a separator; the last definition wins).
+    /// Parses main.cf text leniently (lines without `=` are ignored): for tests and tools.
     pub fn parse(text: &str) -> Self {
-        let mut logical_lines: Vec<String> = Vec::new();
-        for line in text.split('\n') {
-            let trimmed = line.trim_start_matches(is_space_char);
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            let continues = line.starts_with(is_space_char);
-            match logical_lines.last_mut() {
-                Some(previous) if continues => previous.push_str(line),
-                _ => logical_lines.push(line.to_string()),
-            }
-        }
         let mut explicit = HashMap::new();
-        for line in logical_lines {
-            if let Some((name, value)) = line.split_once('=') {
-                let name = name.trim_matches(is_space_char);
-                if name.is_empty() || name.contains(is_space_char) {
-                    continue;
-                }
-                explicit.insert(
-                    name.to_string(),
-                    value.trim_matches(is_space_char).to_string(),
-                );
+        for (_, line) in logical_lines(text) {
+            if let Ok((name, value)) = split_name_value(&line) {
+                explicit.insert(name.to_string(), value.to_string());
             }
         }
         Self {
             explicit,
             directory: PathBuf::new(),
+        }
+    }
+
+    /// The start-up checks of Postfix's `mail_params_init` for the parameters these tools use:
+    /// string minimum lengths, numbers, booleans, and the mail_owner and setgid_group accounts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.get_bool("smtputf8_enable")?;
+        for (name, min) in REQUIRED_STRINGS {
+            let value = self.get(name);
+            if value.len() < *min {
+                return Err(ConfigError::BadStringLength {
+                    name: (*name).into(),
+                    value,
+                    min: *min,
+                });
+            }
+        }
+        self.get_int("hash_queue_depth", 1)?;
+        self.get_bool("enable_long_queue_ids")?;
+        self.check_accounts()
+    }
+
+    /// `check_mail_owner` and `check_sgid_group`.
+    fn check_accounts(&self) -> Result<(), ConfigError> {
+        let account = |name: &'static str, problem: String| ConfigError::Account {
+            config_directory: self.directory.clone(),
+            name,
+            problem,
+        };
+        let owner = self.get("mail_owner");
+        match crate::identity::lookup_user(&owner) {
+            None => {
+                return Err(account(
+                    "mail_owner",
+                    format!("unknown user name value: {owner}"),
+                ))
+            }
+            Some((0, _)) => {
+                return Err(account(
+                    "mail_owner",
+                    format!("user {owner} has privileged user ID"),
+                ))
+            }
+            Some((_, 0)) => {
+                return Err(account(
+                    "mail_owner",
+                    format!("user {owner} has privileged group ID"),
+                ))
+            }
+            Some(_) => {}
+        }
+        let group = self.get("setgid_group");
+        match crate::identity::lookup_group(&group) {
+            None => Err(account(
+                "setgid_group",
+                format!("unknown group name: {group}"),
+            )),
+            Some(0) => Err(account(
+                "setgid_group",
+                format!("group {group} has privileged group ID"),
+            )),
+            Some(_) => Ok(()),
         }
     }
 
@@ -226,6 +363,83 @@ pub fn split_list(value: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(String::from)
         .collect()
+}
+
+/// String parameters that Postfix requires to be at least this long, in its checking order.
+const REQUIRED_STRINGS: &[(&str, usize)] = &[
+    ("mail_name", 1),
+    ("syslog_name", 1),
+    ("mail_owner", 1),
+    ("setgid_group", 1),
+    ("daemon_directory", 1),
+    ("data_directory", 1),
+    ("command_directory", 1),
+    ("queue_directory", 1),
+    ("hash_queue_names", 1),
+    ("pickup_service_name", 1),
+    ("queue_service_name", 1),
+    ("showq_service_name", 1),
+    ("flush_service_name", 1),
+];
+
+/// main.cf's logical lines with the number of the physical line each starts on (`readllines`):
+/// comments and blank lines are skipped even inside a continued entry, and a line that starts
+/// with whitespace continues the previous one, joined without a separator.
+fn logical_lines(text: &str) -> Vec<(usize, String)> {
+    let mut lines: Vec<(usize, String)> = Vec::new();
+    for (index, line) in text.split('\n').enumerate() {
+        let trimmed = line.trim_start_matches(is_space_char);
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let continues = line.starts_with(is_space_char);
+        match lines.last_mut() {
+            Some((_, previous)) if continues => previous.push_str(line),
+            _ => lines.push((index + 1, line.to_string())),
+        }
+    }
+    lines
+}
+
+/// `split_nameval`: `name = value` with whitespace trimmed, or Postfix's reason why not.
+fn split_name_value(line: &str) -> Result<(&str, &str), &'static str> {
+    let line = line.trim_start_matches(is_space_char);
+    if line.is_empty() || line.starts_with('=') {
+        return Err("missing attribute name");
+    }
+    let name_end = line
+        .find(|c: char| is_space_char(c) || c == '=')
+        .unwrap_or(line.len());
+    let rest = line[name_end..].trim_start_matches(is_space_char);
+    let Some(value) = rest.strip_prefix('=') else {
+        return Err("missing '=' after attribute name");
+    };
+    Ok((&line[..name_end], value.trim_matches(is_space_char)))
+}
+
+/// `mail_conf_checkdir`: the directory must be listed in the default main.cf.
+pub fn check_directory_authorised(directory: &Path) -> Result<(), ConfigError> {
+    let default_main_cf = Path::new(DEFAULT_CONFIG_DIRECTORY).join("main.cf");
+    let bytes = std::fs::read(&default_main_cf).map_err(|error| ConfigError::OpenDefault {
+        path: default_main_cf.clone(),
+        reason: crate::error::strerror(&error),
+    })?;
+    let wanted = directory.to_string_lossy();
+    let listed = logical_lines(&String::from_utf8_lossy(&bytes))
+        .into_iter()
+        .any(|(_, line)| {
+            matches!(split_name_value(&line), Ok((name, value))
+            if (name == "alternate_config_directories" || name == "multi_instance_directories")
+                && split_list(value).iter().any(|listed| *listed == wanted))
+        });
+    if listed {
+        Ok(())
+    } else {
+        Err(ConfigError::UnauthorizedDirectory {
+            directory: directory.to_path_buf(),
+            default_main_cf,
+        })
+    }
 }
 
 fn is_space_char(c: char) -> bool {

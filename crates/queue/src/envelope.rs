@@ -80,7 +80,8 @@ pub struct FileFacts {
 pub struct ShowqSettings {
     pub empty_address: Vec<u8>,
     pub utf8_enabled: bool,
-    pub duplicate_filter_limit: usize,
+    /// 0 = no cap; a negative value (which showq accepts) means the filter never fills.
+    pub duplicate_filter_limit: i64,
 }
 
 /// The group-execute bit: the message was forced to expire (spec §2.3).
@@ -164,7 +165,7 @@ pub fn extract_entry<R: BufRead + Seek>(
                     let mut filter = std::collections::HashSet::new();
                     for log_entry in log_entries {
                         if settings.duplicate_filter_limit == 0
-                            || filter.len() < settings.duplicate_filter_limit
+                            || (filter.len() as i64) < settings.duplicate_filter_limit
                         {
                             filter.insert(log_entry.address.clone());
                         }

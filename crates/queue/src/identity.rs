@@ -7,6 +7,52 @@
 use std::ffi::CString;
 use std::os::unix::fs::MetadataExt;
 
+/// A user's uid and primary gid, from the password database.
+pub fn lookup_user(user: &str) -> Option<(u32, u32)> {
+    let name = CString::new(user).ok()?;
+    let mut buffer = vec![0u8; 16 * 1024];
+    // SAFETY: passwd is plain old data, filled in by getpwnam_r.
+    let mut passwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid and the buffer length is its real length.
+    let status = unsafe {
+        libc::getpwnam_r(
+            name.as_ptr(),
+            &mut passwd,
+            buffer.as_mut_ptr().cast(),
+            buffer.len(),
+            &mut result,
+        )
+    };
+    if status != 0 || result.is_null() {
+        return None;
+    }
+    Some((passwd.pw_uid, passwd.pw_gid))
+}
+
+/// A group's gid, from the group database.
+pub fn lookup_group(group: &str) -> Option<u32> {
+    let name = CString::new(group).ok()?;
+    let mut buffer = vec![0u8; 64 * 1024];
+    // SAFETY: group is plain old data, filled in by getgrnam_r.
+    let mut entry: libc::group = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer is valid and the buffer length is its real length.
+    let status = unsafe {
+        libc::getgrnam_r(
+            name.as_ptr(),
+            &mut entry,
+            buffer.as_mut_ptr().cast(),
+            buffer.len(),
+            &mut result,
+        )
+    };
+    if status != 0 || result.is_null() {
+        return None;
+    }
+    Some(entry.gr_gid)
+}
+
 /// A user's uid and every group it is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReaderIdentity {

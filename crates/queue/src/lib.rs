@@ -25,10 +25,19 @@ pub use walk::Layout;
 impl ShowqSettings {
     /// The settings showq reads from main.cf.
     pub fn from_config(config: &Config) -> Result<Self, config::ConfigError> {
+        let empty_address = config.get("empty_address_recipient");
+        if empty_address.is_empty() {
+            return Err(config::ConfigError::BadStringLength {
+                name: "empty_address_recipient".into(),
+                value: empty_address,
+                min: 1,
+            });
+        }
         Ok(Self {
-            empty_address: config.get("empty_address_recipient").into_bytes(),
+            empty_address: empty_address.into_bytes(),
             utf8_enabled: config.get_bool("smtputf8_enable")?,
-            duplicate_filter_limit: config.get_int("duplicate_filter_limit", 0)? as usize,
+            duplicate_filter_limit: config
+                .get_int("duplicate_filter_limit", i64::from(i32::MIN))?,
         })
     }
 }

@@ -682,7 +682,7 @@ fn settings(utf8: bool, duplicate_filter_limit: usize) -> ShowqSettings {
     ShowqSettings {
         empty_address: b"MAILER-DAEMON".to_vec(),
         utf8_enabled: utf8,
-        duplicate_filter_limit,
+        duplicate_filter_limit: duplicate_filter_limit as i64,
     }
 }
 

@@ -505,7 +505,7 @@ fn duplicate_filter_limit_caps_the_filter() {
     }
     let listed = |limit: usize| {
         let settings = ShowqSettings {
-            duplicate_filter_limit: limit,
+            duplicate_filter_limit: limit as i64,
             ..settings()
         };
         let sequential = run_scan(queue.layout(), &settings, 1);

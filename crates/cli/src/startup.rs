@@ -1,0 +1,72 @@
+//! Start-up shared by the tools, in Postfix's order: read main.cf (with the check that an
+//! untrusted caller may use a non-default directory), apply `mail_params_init`'s checks, print
+//! the "overriding earlier entry" warnings, clean the environment's `TZ` as
+//! `import_environment` says, and chdir to the queue directory.
+//!
+//! Spec: format-and-postqueue.md §1 (Postfix `mail_conf.c`, `mail_params.c`).
+
+use std::path::Path;
+
+use postfix_queue::config::ConfigError;
+use postfix_queue::error::strerror;
+use postfix_queue::Config;
+
+use crate::{Outcome, Program};
+
+/// Whether Postfix would distrust this process's environment and command line (`unsafe()`):
+/// anyone but a real and effective root. Our postqueue is meant to be installed set-gid, as
+/// Postfix's is, so a non-root caller is always treated as untrusted.
+pub fn untrusted() -> bool {
+    // SAFETY: getuid and geteuid have no preconditions.
+    unsafe { libc::getuid() != 0 || libc::geteuid() != 0 }
+}
+
+/// Reads and checks the configuration; on failure returns the fatal outcome with `status`,
+/// after printing any `error:` line Postfix prints first.
+pub fn read_config(program: &Program, directory: &Path, status: u8) -> Result<Config, Outcome> {
+    let fail = |error: ConfigError| {
+        if let Some(line) = error.preceding_error() {
+            program.error(&line);
+        }
+        Outcome::Fatal {
+            message: error.to_string(),
+            status,
+        }
+    };
+    let (config, warnings) = Config::load_checked(directory, untrusted()).map_err(fail)?;
+    for warning in warnings {
+        program.warning(&warning);
+    }
+    config.validate().map_err(fail)?;
+    apply_imported_time_zone(&config);
+    Ok(config)
+}
+
+/// chdir to `queue_directory`, as every tool does before touching the queue.
+pub fn enter_queue_directory(config: &Config, status: u8) -> Result<(), Outcome> {
+    let queue_directory = config.get("queue_directory");
+    std::env::set_current_dir(&queue_directory).map_err(|error| Outcome::Fatal {
+        message: format!("chdir {queue_directory}: {}", strerror(&error)),
+        status,
+    })
+}
+
+/// Postfix cleans its environment down to `import_environment` before printing times, so `TZ`
+/// counts only when that list keeps it (`TZ`) or sets it (`TZ=zone`).
+fn apply_imported_time_zone(config: &Config) {
+    let imported = config.get_list("import_environment");
+    let setting = imported
+        .iter()
+        .rev()
+        .find_map(|item| match item.split_once('=') {
+            Some(("TZ", value)) => Some(Some(value.to_string())),
+            None if item == "TZ" => Some(None),
+            _ => None,
+        });
+    match setting {
+        Some(Some(value)) => std::env::set_var("TZ", value),
+        Some(None) => {}
+        None => std::env::remove_var("TZ"),
+    }
+    crate::time::init_timezone();
+}
