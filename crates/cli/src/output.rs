@@ -91,11 +91,23 @@ fn write_all_fd1(mut bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+static STDOUT_REOPENED_BY_CALLER: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Says that a read-write /dev/null on stdout is real: Postfix's sendmail (not set-gid) reopens
+/// a closed stdout read-write itself before it runs postqueue, so under mailq writes succeed.
+pub fn trust_reopened_stdout() {
+    STDOUT_REOPENED_BY_CALLER.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Whether stdout was closed when the program started. Rust's runtime replaces a closed fd 1
 /// with /dev/null opened read-write before `main`; a shell redirection to /dev/null opens it
 /// write-only. Postfix, run set-gid as it is installed, gets a read-only /dev/null from the C
 /// library instead, so its first write fails with EBADF; we report the same.
 fn stdout_was_closed() -> bool {
+    if STDOUT_REOPENED_BY_CALLER.load(std::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
     // SAFETY: fstat and fcntl on fd 1 only read kernel state into `stat`.
     unsafe {
         let mut stat: libc::stat = std::mem::zeroed();

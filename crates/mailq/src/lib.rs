@@ -40,7 +40,10 @@ pub fn run(args: &[String]) -> ExitCode {
         // sendmail's cleanup hook makes its own fatal errors exit EX_TEMPFAIL (spec §9).
         Err(outcome) => PROGRAM.finish(outcome),
         Ok(Plan::Exit) => ExitCode::SUCCESS,
-        Ok(Plan::Postqueue(postqueue_args)) => pq_postqueue::run(&postqueue_args),
+        Ok(Plan::Postqueue(postqueue_args)) => {
+            postfix_queue_cli::output::trust_reopened_stdout();
+            pq_postqueue::run(&postqueue_args)
+        }
         Ok(Plan::Sendmail { path }) => {
             let error = std::process::Command::new(&path)
                 .arg0("mailq")

@@ -341,9 +341,19 @@ impl Config {
 
     pub fn get_int(&self, name: &str, min: i64) -> Result<i64, ConfigError> {
         let value = self.get(name);
-        match value.trim().parse::<i64>() {
-            Ok(number) if number >= min && number <= i64::from(i32::MAX) => Ok(number),
-            _ => Err(ConfigError::BadNumber {
+        // strtol into an int: leading whitespace and a sign are fine, trailing text is not.
+        match value.trim_start().parse::<i64>() {
+            Ok(number) if i32::try_from(number).is_err() => Err(ConfigError::BadNumber {
+                name: name.into(),
+                value,
+            }),
+            Ok(number) if number < min => Err(ConfigError::TooSmall {
+                name: name.into(),
+                value: number,
+                min,
+            }),
+            Ok(number) => Ok(number),
+            Err(_) => Err(ConfigError::BadNumber {
                 name: name.into(),
                 value,
             }),

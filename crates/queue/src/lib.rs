@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod error;
 pub mod identity;
 pub mod logfile;
+pub mod pread;
 pub mod queue_id;
 pub mod record;
 pub mod scan;

@@ -2,10 +2,13 @@
 //!
 //! The walk runs on the calling thread; candidates are numbered in batches, parsed on a rayon
 //! pool, and released strictly in sequence, so the output never depends on thread timing.
-//! Memory is bounded by the batch size, not the queue size. Spec: format-and-postqueue.md §5.
+//! Memory is bounded by two batches, not the queue size. Per message the common case costs
+//! one `openat` + `fstat` + one `pread` (two when the extracted segment lies past the first
+//! page) for the queue file, and `openat` + `fstat` + `read` for its defer log.
+//! Spec: format-and-postqueue.md §5; perf-anchors.md for the floors.
 
 use std::fs::File;
-use std::io::{BufReader, Cursor, Read};
+use std::io::Read;
 use std::ops::ControlFlow;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -14,13 +17,11 @@ use rayon::prelude::*;
 
 use crate::envelope::{extract_entry, Entry, FileFacts, ShowqSettings};
 use crate::error::{strerror, Error};
+use crate::pread::{self, PreadReader};
 use crate::queue_id::is_valid_queue_id;
 use crate::record::RecordReader;
 use crate::walk::{Candidate, Layout, ShowqWalk};
 
-/// Files up to this size are read with one `read`; larger ones are streamed so that the
-/// content can be skipped with a seek.
-const WHOLE_FILE_LIMIT: u64 = 64 * 1024;
 /// Candidates handed to the pool at once: big enough to keep every thread busy, small enough
 /// that memory stays flat on a million-message queue.
 const BATCH_SIZE: usize = 4096;
@@ -42,44 +43,74 @@ pub enum ScanEvent {
     Warning(String),
 }
 
+/// What every inspection in one scan shares.
+#[derive(Debug)]
+pub struct ScanContext<'a> {
+    pub layout: &'a Layout,
+    pub settings: &'a ShowqSettings,
+    /// The time the scan started, for the "file has N links" age rule.
+    pub now: i64,
+    /// The defer logfile directory, opened once, so each log costs a short lookup.
+    defer_directory: Option<File>,
+}
+
+impl<'a> ScanContext<'a> {
+    pub fn new(layout: &'a Layout, settings: &'a ShowqSettings) -> Self {
+        Self {
+            layout,
+            settings,
+            now: now_seconds(),
+            defer_directory: File::open(layout.queue_directory.join("defer")).ok(),
+        }
+    }
+}
+
 /// `mail_open_ok` + open + `showq_report` for one candidate.
-pub fn inspect(
-    layout: &Layout,
-    settings: &ShowqSettings,
-    candidate: &Candidate,
-    now: i64,
-) -> Inspection {
+///
+/// The common case takes a short cut that gives the same answer with fewer system calls:
+/// when readdir said "regular file" and the file sits where its name says it must, it is
+/// opened relative to its directory (no symlinks followed) and checked with `fstat` on the
+/// open file, instead of `lstat` by path and then `open` by path. Anything unusual falls back
+/// to showq's exact sequence, so warnings and skips stay the same.
+pub fn inspect(context: &ScanContext<'_>, candidate: &Candidate) -> Inspection {
     let mut inspection = Inspection::default();
     let name = candidate.name.as_bytes();
     if !is_valid_queue_id(name) {
         return inspection;
     }
-    let queue_name = candidate.queue.name();
-    let relative = layout.relative_path(queue_name, name);
-    let path = layout.queue_directory.join(&relative);
-    let metadata = match std::fs::symlink_metadata(&path) {
-        Ok(metadata) => metadata,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return inspection,
-        Err(error) => {
-            inspection
-                .warnings
-                .push(format!("{}: {}", relative.display(), strerror(&error)));
-            return inspection;
-        }
+    let layout = context.layout;
+    let relative = layout.relative_path(candidate.queue.name(), name);
+    let opened = if candidate.is_regular_file
+        && relative.parent() == Some(candidate.directory.relative.as_path())
+    {
+        candidate
+            .directory
+            .handle
+            .as_ref()
+            .and_then(|directory| match open_at(directory, name) {
+                Ok(file) => match file.metadata() {
+                    Ok(metadata) if metadata.file_type().is_file() => Some(Ok((file, metadata))),
+                    _ => None,
+                },
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Some(Err(())),
+                Err(_) => None,
+            })
+    } else {
+        None
     };
-    if !metadata.file_type().is_file() {
-        inspection.warnings.push(format!(
-            "{}: uid {}: not a regular file",
-            relative.display(),
-            metadata.uid()
-        ));
-        return inspection;
-    }
+    let (file, metadata) = match opened {
+        Some(Ok(opened)) => opened,
+        Some(Err(())) => return inspection, // vanished since readdir: skipped quietly
+        None => match open_by_path(context, candidate, &relative, &mut inspection.warnings) {
+            Some(opened) => opened,
+            None => return inspection,
+        },
+    };
     // Only a file whose owner bits are exactly rwx is complete (spec §2.3).
     if metadata.mode() & 0o700 != 0o700 {
         return inspection;
     }
-    if metadata.nlink() > 1 && metadata.ctime() < now - LINK_WARNING_AGE_SECONDS {
+    if metadata.nlink() > 1 && metadata.ctime() < context.now - LINK_WARNING_AGE_SECONDS {
         inspection.warnings.push(format!(
             "{}: uid {}: file has {} links",
             relative.display(),
@@ -93,67 +124,96 @@ pub fn inspect(
         .is_some_and(|reader| !reader.can_read(&metadata))
     {
         inspection.warnings.push(format!(
-            "open {queue_name} {}: Permission denied",
+            "open {} {}: Permission denied",
+            candidate.queue.name(),
             candidate.name.to_string_lossy()
         ));
         return inspection;
     }
-    let file = match File::open(&path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return inspection,
-        Err(error) => {
-            inspection.warnings.push(format!(
-                "open {queue_name} {}: {}",
-                candidate.name.to_string_lossy(),
-                strerror(&error)
-            ));
-            return inspection;
-        }
-    };
     let facts = FileFacts {
         size: metadata.size() as i64,
         mtime: metadata.mtime(),
         mode: metadata.mode(),
     };
-    let defer_log = || read_defer_log(layout, name);
-    let id = name;
-    inspection.entry = if metadata.size() <= WHOLE_FILE_LIMIT {
-        let mut bytes = Vec::new();
-        if let Err(error) = read_known_size(&file, metadata.size(), &mut bytes) {
-            inspection.warnings.push(format!(
-                "{}: read error: {}",
-                relative.display(),
-                strerror(&error)
-            ));
-        }
-        let mut reader = RecordReader::new(Cursor::new(bytes.as_slice()));
-        extract_entry(
-            candidate.queue,
-            id,
-            &mut reader,
-            facts,
-            settings,
-            defer_log,
-            &mut inspection.warnings,
-        )
-    } else {
-        let mut reader = RecordReader::new(BufReader::with_capacity(16 * 1024, file));
-        extract_entry(
-            candidate.queue,
-            id,
-            &mut reader,
-            facts,
-            settings,
-            defer_log,
-            &mut inspection.warnings,
-        )
-    };
+    let defer_log = || read_defer_log(context, name);
+    let mut reader = RecordReader::new(PreadReader::new(&file, pread::DEFAULT_CAPACITY));
+    inspection.entry = extract_entry(
+        candidate.queue,
+        name,
+        &mut reader,
+        facts,
+        context.settings,
+        defer_log,
+        &mut inspection.warnings,
+    );
     inspection
 }
 
+/// showq's own sequence: `lstat` the computed path, check it, then open it.
+fn open_by_path(
+    context: &ScanContext<'_>,
+    candidate: &Candidate,
+    relative: &std::path::Path,
+    warnings: &mut Vec<String>,
+) -> Option<(File, std::fs::Metadata)> {
+    let path = context.layout.queue_directory.join(relative);
+    let metadata = match std::fs::symlink_metadata(&path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(error) => {
+            warnings.push(format!("{}: {}", relative.display(), strerror(&error)));
+            return None;
+        }
+    };
+    if !metadata.file_type().is_file() {
+        warnings.push(format!(
+            "{}: uid {}: not a regular file",
+            relative.display(),
+            metadata.uid()
+        ));
+        return None;
+    }
+    if metadata.mode() & 0o700 != 0o700 {
+        return None; // incomplete: showq skips it before opening
+    }
+    match File::open(&path) {
+        Ok(file) => Some((file, metadata)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => {
+            warnings.push(format!(
+                "open {} {}: {}",
+                candidate.queue.name(),
+                candidate.name.to_string_lossy(),
+                strerror(&error)
+            ));
+            None
+        }
+    }
+}
+
+/// `openat(directory, name)` for reading, never following a symlink or taking a terminal.
+fn open_at(directory: &File, name: &[u8]) -> std::io::Result<File> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let name = std::ffi::CString::new(name).map_err(std::io::Error::other)?;
+    let flags =
+        libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK;
+    // SAFETY: the directory fd is open for the duration of the call and `name` is a valid
+    // C string; a successful openat returns a new fd that we then own.
+    let fd = unsafe { libc::openat(directory.as_raw_fd(), name.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a freshly opened descriptor that nothing else owns.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
 /// Scans the queues in showq order and hands every event to `sink` in that order. `threads`
-/// of 1 is the sequential reference path. Stops early when `sink` breaks; returns the walk's
-/// error (a queue directory that cannot be opened) after the events that preceded it.
+/// of 1 is the sequential reference path; 0 means one per core. Stops early when `sink`
+/// breaks; returns the walk's error (a queue directory that cannot be opened) after the events
+/// that preceded it.
+///
+/// With threads, batch N+1 is parsed on the pool while the caller's thread hands batch N to
+/// `sink` (rendering output), so formatting overlaps with the file system work.
 pub fn scan(
     layout: &Layout,
     settings: &ShowqSettings,
@@ -161,75 +221,109 @@ pub fn scan(
     threads: usize,
     mut sink: impl FnMut(ScanEvent) -> ControlFlow<()>,
 ) -> Result<(), Error> {
-    let now = now_seconds();
-    let pool = if threads == 1 {
-        None
-    } else {
-        Some(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .map_err(|error| Error::Io {
-                    path: layout.queue_directory.clone(),
-                    source: std::io::Error::other(error),
-                })?,
-        )
-    };
+    let context = ScanContext::new(layout, settings);
     let mut walk = walk;
-    let mut batch: Vec<Candidate> = Vec::with_capacity(BATCH_SIZE);
-    loop {
-        let mut walk_error = None;
-        batch.clear();
-        for item in walk.by_ref() {
-            match item {
-                Ok(candidate) => batch.push(candidate),
-                Err(error) => {
-                    walk_error = Some(error);
-                    break;
-                }
+    if threads == 1 {
+        loop {
+            let (batch, walk_error) = next_batch(&mut walk);
+            let inspections = batch.iter().map(|candidate| inspect(&context, candidate));
+            if deliver(inspections, &mut walk, &mut sink).is_break() {
+                return Ok(());
             }
-            if batch.len() == BATCH_SIZE {
-                break;
+            if let Some(error) = walk_error {
+                return Err(error);
             }
-        }
-        let inspections: Vec<Inspection> = match &pool {
-            None => batch
-                .iter()
-                .map(|candidate| inspect(layout, settings, candidate, now))
-                .collect(),
-            // `collect` on an indexed parallel iterator keeps the input order: the sequence
-            // numbers are the batch positions.
-            Some(pool) => pool.install(|| {
-                batch
-                    .par_iter()
-                    .map(|candidate| inspect(layout, settings, candidate, now))
-                    .collect()
-            }),
-        };
-        for inspection in inspections {
-            for warning in inspection.warnings {
-                if sink(ScanEvent::Warning(warning)).is_break() {
-                    return Ok(());
-                }
-            }
-            if let Some(entry) = inspection.entry {
-                if sink(ScanEvent::Entry(entry)).is_break() {
-                    return Ok(());
-                }
-            }
-        }
-        for warning in walk.warnings.drain(..) {
-            if sink(ScanEvent::Warning(warning)).is_break() {
+            if batch.len() < BATCH_SIZE {
                 return Ok(());
             }
         }
-        if let Some(error) = walk_error {
-            return Err(error);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|error| Error::Io {
+            path: layout.queue_directory.clone(),
+            source: std::io::Error::other(error),
+        })?;
+    let parse = |batch: &[Candidate]| -> Vec<Inspection> {
+        // `collect` on an indexed parallel iterator keeps input order: the sequence numbers
+        // are the batch positions.
+        batch
+            .par_iter()
+            .map(|candidate| inspect(&context, candidate))
+            .collect()
+    };
+    pool.in_place_scope(|scope| {
+        let (batch, mut walk_error) = next_batch(&mut walk);
+        let mut more = batch.len() == BATCH_SIZE && walk_error.is_none();
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Inspection>>(1);
+        let spawn = |batch: Vec<Candidate>| {
+            let sender = sender.clone();
+            let parse = &parse;
+            scope.spawn(move |_| {
+                // The receiver only goes away when the sink stopped the scan early.
+                let _ = sender.send(parse(&batch));
+            });
+        };
+        spawn(batch);
+        loop {
+            let next = if more {
+                let (batch, error) = next_batch(&mut walk);
+                more = batch.len() == BATCH_SIZE && error.is_none();
+                walk_error = error;
+                Some(batch)
+            } else {
+                None
+            };
+            let Ok(inspections) = receiver.recv() else {
+                return Ok(());
+            };
+            let launched = next.map(|batch| spawn(batch)).is_some();
+            if deliver(inspections.into_iter(), &mut walk, &mut sink).is_break() {
+                // Let any launched batch finish into a receiver nobody reads.
+                drop(receiver);
+                return Ok(());
+            }
+            if !launched {
+                return walk_error.map_or(Ok(()), Err);
+            }
         }
-        if batch.len() < BATCH_SIZE {
-            return Ok(());
+    })
+}
+
+/// Up to `BATCH_SIZE` candidates, and the walk's error if it stopped on one.
+fn next_batch(walk: &mut ShowqWalk) -> (Vec<Candidate>, Option<Error>) {
+    let mut batch = Vec::with_capacity(BATCH_SIZE);
+    for item in walk.by_ref() {
+        match item {
+            Ok(candidate) => batch.push(candidate),
+            Err(error) => return (batch, Some(error)),
+        }
+        if batch.len() == BATCH_SIZE {
+            break;
         }
     }
+    (batch, None)
+}
+
+/// Hands one batch's results, then the walk's pending warnings, to the sink in order.
+fn deliver(
+    inspections: impl Iterator<Item = Inspection>,
+    walk: &mut ShowqWalk,
+    sink: &mut impl FnMut(ScanEvent) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    for inspection in inspections {
+        for warning in inspection.warnings {
+            sink(ScanEvent::Warning(warning))?;
+        }
+        if let Some(entry) = inspection.entry {
+            sink(ScanEvent::Entry(entry))?;
+        }
+    }
+    for warning in walk.warnings.drain(..) {
+        sink(ScanEvent::Warning(warning))?;
+    }
+    ControlFlow::Continue(())
 }
 
 /// Reads a file whose size we already know from `lstat`, without the extra `statx` and
@@ -257,8 +351,16 @@ fn read_known_size(mut file: &File, expected: u64, bytes: &mut Vec<u8>) -> std::
 }
 
 /// The message's defer logfile, if there is one that showq (as the mail owner) could read.
-fn read_defer_log(layout: &Layout, name: &[u8]) -> Option<Vec<u8>> {
-    let file = File::open(layout.path("defer", name)).ok()?;
+fn read_defer_log(context: &ScanContext<'_>, name: &[u8]) -> Option<Vec<u8>> {
+    let layout = context.layout;
+    let file = match &context.defer_directory {
+        Some(directory) => {
+            let relative = layout.relative_path("defer", name);
+            let inside = relative.strip_prefix("defer").ok()?;
+            open_at_path(directory, inside).ok()?
+        }
+        None => File::open(layout.path("defer", name)).ok()?,
+    };
     let metadata = file.metadata().ok()?;
     if layout
         .reader
@@ -270,6 +372,11 @@ fn read_defer_log(layout: &Layout, name: &[u8]) -> Option<Vec<u8>> {
     let mut bytes = Vec::new();
     read_known_size(&file, metadata.len(), &mut bytes).ok()?;
     Some(bytes)
+}
+
+/// `openat` with a relative multi-component path (`3/ID` under `defer/`).
+fn open_at_path(directory: &File, relative: &std::path::Path) -> std::io::Result<File> {
+    open_at(directory, relative.as_os_str().as_bytes())
 }
 
 fn now_seconds() -> i64 {

@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::fs::ReadDir;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::config::{Config, ConfigError};
 use crate::envelope::Queue;
@@ -85,10 +86,22 @@ impl Layout {
 }
 
 /// A directory entry the walk found: a candidate queue file, not yet checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Candidate {
     pub queue: Queue,
     pub name: OsString,
+    /// The directory it was found in, with an open handle for `openat`.
+    pub directory: Arc<WalkedDirectory>,
+    /// Whether readdir's `d_type` said "regular file" (no stat was needed to know).
+    pub is_regular_file: bool,
+}
+
+/// A directory the walk is reading: its path relative to the queue directory, and a handle
+/// that lets each file be opened with a one-component lookup.
+#[derive(Debug)]
+pub struct WalkedDirectory {
+    pub relative: PathBuf,
+    pub handle: Option<std::fs::File>,
 }
 
 /// Iterates candidates in showq order. A directory that cannot be opened ends the walk with an
@@ -98,7 +111,7 @@ pub struct ShowqWalk {
     queue_directory: PathBuf,
     queues: std::vec::IntoIter<Queue>,
     current: Option<Queue>,
-    stack: Vec<(ReadDir, PathBuf)>,
+    stack: Vec<(ReadDir, Arc<WalkedDirectory>)>,
     previous_name: Option<OsString>,
     failed: bool,
     /// Anomalies showq would log (a readdir loop).
@@ -122,13 +135,17 @@ impl ShowqWalk {
         }
     }
 
-    fn open(&self, relative: &Path) -> Result<ReadDir, Error> {
-        std::fs::read_dir(self.queue_directory.join(relative)).map_err(|source| {
-            Error::OpenDirectory {
-                path: relative.to_path_buf(),
-                source,
-            }
-        })
+    fn open(&self, relative: &Path) -> Result<(ReadDir, Arc<WalkedDirectory>), Error> {
+        let path = self.queue_directory.join(relative);
+        let reader = std::fs::read_dir(&path).map_err(|source| Error::OpenDirectory {
+            path: relative.to_path_buf(),
+            source,
+        })?;
+        let directory = WalkedDirectory {
+            relative: relative.to_path_buf(),
+            handle: std::fs::File::open(&path).ok(),
+        };
+        Ok((reader, Arc::new(directory)))
     }
 }
 
@@ -144,7 +161,7 @@ impl Iterator for ShowqWalk {
                 let queue = self.queues.next()?;
                 let relative = PathBuf::from(queue.name());
                 match self.open(&relative) {
-                    Ok(reader) => self.stack.push((reader, relative)),
+                    Ok(opened) => self.stack.push(opened),
                     Err(error) => {
                         self.failed = true;
                         return Some(Err(error));
@@ -158,7 +175,7 @@ impl Iterator for ShowqWalk {
                 self.current = None;
                 continue;
             };
-            let name = match reader.next() {
+            let entry = match reader.next() {
                 None => {
                     self.stack.pop();
                     if self.stack.is_empty() {
@@ -169,18 +186,20 @@ impl Iterator for ShowqWalk {
                 Some(Err(source)) => {
                     self.failed = true;
                     return Some(Err(Error::ReadDirectory {
-                        path: directory.clone(),
+                        path: directory.relative.clone(),
                         source,
                     }));
                 }
-                Some(Ok(entry)) => entry.file_name(),
+                Some(Ok(entry)) => entry,
             };
+            let name = entry.file_name();
+            let directory = Arc::clone(directory);
             // Every queue but maildrop is scanned recursively: a one-character name is taken to
             // be a hash subdirectory without a stat, exactly as showq does.
             if queue != Queue::Maildrop && name.as_bytes().len() == 1 {
-                let relative = directory.join(&name);
+                let relative = directory.relative.join(&name);
                 match self.open(&relative) {
-                    Ok(reader) => self.stack.push((reader, relative)),
+                    Ok(opened) => self.stack.push(opened),
                     Err(error) => {
                         self.failed = true;
                         return Some(Err(error));
@@ -199,7 +218,14 @@ impl Iterator for ShowqWalk {
                 continue;
             }
             self.previous_name = Some(name.clone());
-            return Some(Ok(Candidate { queue, name }));
+            // d_type comes with the directory entry; DirEntry only stats when it is unknown.
+            let is_regular_file = entry.file_type().is_ok_and(|kind| kind.is_file());
+            return Some(Ok(Candidate {
+                queue,
+                name,
+                directory,
+                is_regular_file,
+            }));
         }
     }
 }
