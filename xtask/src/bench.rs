@@ -69,16 +69,22 @@ fn parse_args(args: &[String]) -> Result<BenchOptions> {
 pub fn run(args: &[String]) -> Result<()> {
     let options = parse_args(args)?;
     let bin = process::build_release()?;
-    let ours = bin.join("postqueue");
     let bench_root = process::target_directory().join("bench");
     fs::create_dir_all(&bench_root)?;
+    // Measure a private copy: a `cargo build` elsewhere in the workspace during a long run
+    // would otherwise swap the binary between measurements.
+    let ours = bench_root.join("postqueue-under-test");
+    let _ = fs::remove_file(&ours);
+    fs::copy(bin.join("postqueue"), &ours).context("copy the postqueue binary")?;
     let real = real_postfix_available();
     if let Err(why) = &real {
         println!("bench: the real postqueue is not measured: {why}");
     }
+    let commit = git_commit();
     for &size in &options.sizes {
         let directory = bench_root.join(size.to_string());
-        let result = bench_size(size, &directory, &ours, real.is_ok(), options.runs)?;
+        let mut result = bench_size(size, &directory, &ours, real.is_ok(), options.runs)?;
+        result["commit"] = Value::String(commit.clone());
         fs::write(
             directory.join(RESULTS_FILE),
             serde_json::to_string_pretty(&result)?,
@@ -297,7 +303,6 @@ fn bench_size(size: u64, directory: &Path, ours: &Path, real: bool, runs: usize)
         "showq_peak_rss_kib": showq_hwm,
         "syscalls_per_message": syscalls,
         "measured_at": gen::unix_now(),
-        "commit": git_commit(),
     }))
 }
 

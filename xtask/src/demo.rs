@@ -43,7 +43,20 @@ pub fn run(args: &[String]) -> Result<()> {
             .arg("-c")
             .arg(&etc)
             .arg("-p"),
-    )?;
+    )
+    .map_err(|error| {
+        if process::is_root() {
+            return error;
+        }
+        // Postfix's postqueue is set-gid, and ours follows its rule: only root may name a
+        // configuration directory that the default main.cf does not list.
+        error.context(format!(
+            "as a non-root user, postqueue accepts `-c {dir}` only when /etc/postfix/main.cf \
+                 lists it in alternate_config_directories (Postfix's rule for its set-gid \
+                 postqueue); run the demo as root, or add that line",
+            dir = etc.display()
+        ))
+    })?;
     let lines: Vec<&str> = listing.lines().collect();
     for line in lines.iter().take(24) {
         println!("{line}");

@@ -335,13 +335,75 @@ fn write_main_cf(out: &Path, spool: &Path, long_ids: bool) -> Result<()> {
          # Use it as `postqueue -c {etc} -p` or `MAIL_CONFIG={etc} mailq`.\n\
          queue_directory = {spool}\n\
          compatibility_level = 3.6\n\
-         enable_long_queue_ids = {long}\n",
+         enable_long_queue_ids = {long}\n{accounts}",
         spool = spool.display(),
         etc = etc.display(),
         long = if long_ids { "yes" } else { "no" },
+        accounts = stand_in_accounts(),
     );
     fs::write(&main_cf, text).with_context(|| format!("write {}", main_cf.display()))?;
     backdate(&[&main_cf, &etc])
+}
+
+/// Postfix's tools refuse to start when `mail_owner` (postfix) or `setgid_group` (postdrop)
+/// does not exist. Where Postfix is not installed, name the generating user and another group
+/// instead, so the tools can read this queue; Postfix requires a non-root owner whose group
+/// differs from setgid_group's and from nobody's.
+fn stand_in_accounts() -> String {
+    let succeeds = |args: &[&str]| {
+        std::process::Command::new(args[0])
+            .args(&args[1..])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if succeeds(&["id", "-u", "postfix"]) && succeeds(&["getent", "group", "postdrop"]) {
+        return String::new();
+    }
+    if crate::process::is_root() {
+        // Root cannot be mail_owner; nothing sensible to name.
+        return String::new();
+    }
+    let output = |args: &[&str]| {
+        std::process::Command::new(args[0])
+            .args(&args[1..])
+            .output()
+            .ok()
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let user = output(&["id", "-un"]);
+    let own_group: u32 = output(&["id", "-g"]).parse().unwrap_or(0);
+    let groups = fs::read_to_string("/etc/group").unwrap_or_default();
+    let group = pick_setgid_group(&groups, own_group);
+    match (user.is_empty(), group) {
+        (false, Some(group)) => format!(
+            "# Postfix is not installed here: stand-ins for mail_owner and setgid_group.\n\
+             mail_owner = {user}\nsetgid_group = {group}\n"
+        ),
+        _ => String::new(),
+    }
+}
+
+/// A group for setgid_group: postdrop if it exists, else a common unprivileged group that is
+/// not the owner's own group and not nogroup.
+fn pick_setgid_group(etc_group: &str, owner_gid: u32) -> Option<String> {
+    let groups: Vec<(&str, u32)> = etc_group
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            let gid = fields.nth(1)?.parse().ok()?;
+            Some((name, gid))
+        })
+        .filter(|&(_, gid)| gid != 0 && gid != owner_gid && gid != 65_534)
+        .collect();
+    ["postdrop", "users", "staff", "mail", "daemon"]
+        .iter()
+        .find_map(|wanted| groups.iter().find(|(name, _)| name == wanted))
+        .or_else(|| groups.first())
+        .map(|(name, _)| name.to_string())
 }
 
 /// Postfix programs re-read a config file changed within the last second and wait for it to
@@ -986,6 +1048,14 @@ mod tests {
             rfc2822_date(1_795_976_460),
             "Sun, 29 Nov 2026 18:21:00 +0000"
         );
+    }
+
+    #[test]
+    fn setgid_stand_in_avoids_the_owner_group() {
+        let groups = "root:x:0:\ndaemon:x:1:\nusers:x:100:\nalice:x:1000:\nnogroup:x:65534:\n";
+        assert_eq!(pick_setgid_group(groups, 1000).as_deref(), Some("users"));
+        assert_eq!(pick_setgid_group(groups, 100).as_deref(), Some("daemon"));
+        assert_eq!(pick_setgid_group("root:x:0:\n", 0), None);
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub fn run(args: &[String]) -> ExitCode {
             pq_postqueue::run(&postqueue_args)
         }
         Ok(Plan::Sendmail { path }) => {
+            // We may run set-gid postdrop; Postfix's sendmail is not, and must not inherit it.
+            drop_group_privilege();
             let error = std::process::Command::new(&path)
                 .arg0("mailq")
                 .args(args)
@@ -54,6 +56,18 @@ pub fn run(args: &[String]) -> ExitCode {
                 path.display(),
                 postfix_queue::error::strerror(&error)
             )))
+        }
+    }
+}
+
+/// Gives up a set-gid group for good (real, effective and saved), before running anything else.
+fn drop_group_privilege() {
+    // SAFETY: getgid and setresgid have no memory-safety preconditions.
+    unsafe {
+        let gid = libc::getgid();
+        if libc::getegid() != gid && libc::setresgid(gid, gid, gid) != 0 {
+            PROGRAM.finish(fatal("setresgid: cannot drop group privileges"));
+            std::process::exit(i32::from(EX_TEMPFAIL));
         }
     }
 }

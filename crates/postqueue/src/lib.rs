@@ -3,6 +3,7 @@
 //!
 //! Spec: format-and-postqueue.md §6, §7, §8, §10.5, §11.
 
+mod flush;
 mod render;
 
 use std::ops::ControlFlow;
@@ -12,8 +13,11 @@ use std::process::ExitCode;
 
 use postfix_queue::config::{config_directory, Config};
 use postfix_queue::error::strerror;
-use postfix_queue::identity::ReaderIdentity;
+use postfix_queue::identity::{user_acl_permits, ReaderIdentity};
+use postfix_queue::queue_id::is_valid_queue_id;
 use postfix_queue::scan::{scan, ScanEvent};
+use postfix_queue::showq::ShowqClient;
+use postfix_queue::trigger::{valid_hostname, valid_mailhost_literal};
 use postfix_queue::walk::ShowqWalk;
 use postfix_queue::{Layout, ShowqSettings};
 use postfix_queue_cli::getopt::{getopt, Opt};
@@ -56,6 +60,8 @@ fn main(args: &[String]) -> Outcome {
     let (options, operands) = getopt(PROGRAM.name, args, "c:fi:jps:v");
     let mut mode: Option<Mode> = None;
     let mut config_dir: Option<PathBuf> = None;
+    let mut site_to_flush: Option<String> = None;
+    let mut id_to_flush: Option<String> = None;
     for option in options {
         let wanted = match option {
             Opt::Bad { diagnostic } => {
@@ -69,10 +75,16 @@ fn main(args: &[String]) -> Outcome {
             // -v only makes Postfix's own tracing louder; we have none to add.
             Opt::Flag('v', _) => continue,
             Opt::Flag('f', _) => Mode::FlushQueue,
-            Opt::Flag('i', _) => Mode::FlushFile,
+            Opt::Flag('i', id) => {
+                id_to_flush = id;
+                Mode::FlushFile
+            }
             Opt::Flag('j', _) => Mode::List(ListingFormat::Json),
             Opt::Flag('p', _) => Mode::List(ListingFormat::Classic),
-            Opt::Flag('s', _) => Mode::FlushSite,
+            Opt::Flag('s', site) => {
+                site_to_flush = site;
+                Mode::FlushSite
+            }
             Opt::Flag(..) => return fatal(USAGE),
         };
         if mode.is_some() {
@@ -91,23 +103,82 @@ fn main(args: &[String]) -> Outcome {
     if let Err(outcome) = enter_queue_directory(&config, EX_UNAVAILABLE) {
         return outcome;
     }
+    // Postfix checks the flush arguments after reading main.cf and before anything else.
+    if let Some(site) = &site_to_flush {
+        let valid = if site.starts_with('[') {
+            valid_mailhost_literal(site)
+        } else {
+            valid_hostname(site)
+        };
+        if !valid {
+            return fatal(format!(
+                "Cannot flush mail queue - invalid destination: \"{}\"",
+                truncated(site)
+            ));
+        }
+    }
+    if let Some(id) = &id_to_flush {
+        if !is_valid_queue_id(id.as_bytes()) {
+            return fatal(format!(
+                "Cannot flush queue ID - invalid name: \"{}\"",
+                truncated(id)
+            ));
+        }
+    }
     match mode {
         None => fatal(USAGE),
         Some(Mode::List(format)) => show_queue(&config, format),
-        Some(Mode::FlushQueue | Mode::FlushSite | Mode::FlushFile) => {
-            fatal("flushing (-f, -s, -i) is not supported by this build yet")
+        Some(Mode::FlushQueue) => flush::flush_queue(&config),
+        Some(Mode::FlushSite) => {
+            flush::flush_site(&config, site_to_flush.as_deref().unwrap_or_default())
+        }
+        Some(Mode::FlushFile) => {
+            flush::flush_file(&config, id_to_flush.as_deref().unwrap_or_default())
         }
     }
+}
+
+/// `%.100s%s`: the first 100 bytes, and `...` when there was more.
+fn truncated(text: &str) -> String {
+    if text.len() <= 100 {
+        return text.to_string();
+    }
+    let mut cut = 100;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}...", &text[..cut])
+}
+
+/// The uid of `mail_owner`, who like root may always list and flush.
+fn mail_owner_uid(config: &Config) -> Option<u32> {
+    postfix_queue::identity::lookup_user(&config.get("mail_owner")).map(|(uid, _)| uid)
+}
+
+/// `check_user_acl_byuid` for root, the mail owner, or anyone the ACL permits.
+fn check_acl(config: &Config, parameter: &str, refusal: &str) -> Result<(), Outcome> {
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    if uid == 0 || Some(uid) == mail_owner_uid(config) {
+        return Ok(());
+    }
+    user_acl_permits(&config.get(parameter), uid)
+        .map_err(|name| fatal(format!("User {name}({uid}) is not allowed to {refusal}")))
 }
 
 /// The listing: as root or the mail owner, read the queue files directly. First see whether
 /// showq answers, because real postqueue warns when it does not.
 fn show_queue(config: &Config, format: ListingFormat) -> Outcome {
+    if let Err(outcome) = check_acl(config, "authorized_mailq_users", "view the mail queue") {
+        return outcome;
+    }
     let mail_name = config.get("mail_name");
     let service = config.get("showq_service_name");
     let socket = format!("public/{service}");
     match UnixStream::connect(&socket) {
-        Ok(stream) => drop(stream),
+        // Whoever can read the queue files reads them directly: same listing, much faster.
+        Ok(stream) if can_read_queue_directly(config) => drop(stream),
+        Ok(stream) => return list_from_showq(config, format, stream),
         Err(error) if matches!(error.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
             return fatal(format!(
                 "Connect to the {mail_name} {service} service: {}",
@@ -191,6 +262,48 @@ fn show_queue(config: &Config, format: ListingFormat) -> Outcome {
             return write_outcome(stop);
         }
         return fatal("malformed showq server response");
+    }
+    listing.finish(output.buffer());
+    match output.flush() {
+        Ok(()) => Outcome::Success,
+        Err(stop) => write_outcome(stop),
+    }
+}
+
+/// Root and the mail owner can read the queue directory; anyone else must ask showq.
+fn can_read_queue_directly(config: &Config) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    euid == 0 || Some(euid) == mail_owner_uid(config)
+}
+
+/// The listing as the showq daemon sends it, for users who cannot read the queue.
+fn list_from_showq(config: &Config, format: ListingFormat, stream: UnixStream) -> Outcome {
+    let utf8_enabled = config.get_bool("smtputf8_enable").unwrap_or(true);
+    let long_ids = config.get_bool("enable_long_queue_ids").unwrap_or(false);
+    let mut output = Output::new();
+    let mut listing = Listing::new(format, long_ids);
+    let mut client = match ShowqClient::new(std::io::BufReader::new(stream), utf8_enabled) {
+        Ok(client) => client,
+        Err(_) => return fatal("malformed showq server response"),
+    };
+    loop {
+        match client.next_entry() {
+            Ok(Some(entry)) => {
+                listing.entry(output.buffer(), &entry);
+                if let Err(stop) = output.maybe_flush() {
+                    return write_outcome(stop);
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                // What was already listed stays; the broken entry and the summary do not.
+                if let Err(stop) = output.flush() {
+                    return write_outcome(stop);
+                }
+                return fatal("malformed showq server response");
+            }
+        }
     }
     listing.finish(output.buffer());
     match output.flush() {

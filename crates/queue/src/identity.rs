@@ -118,3 +118,50 @@ impl ReaderIdentity {
         }
     }
 }
+
+/// `check_user_acl_byuid`: whether the user `uid` may use a feature guarded by `acl` (a
+/// Postfix string list such as `authorized_mailq_users`). A value starting with `static:`
+/// permits everyone. Otherwise the user's name (`unknown` without a password entry) is matched
+/// against the list: plain names, `!name` to refuse, first match decides. `Err` holds the name
+/// for Postfix's refusal message.
+pub fn user_acl_permits(acl: &str, uid: u32) -> Result<(), String> {
+    if acl.starts_with("static:") {
+        return Ok(());
+    }
+    let name = user_name(uid).unwrap_or_else(|| "unknown".to_string());
+    for pattern in crate::config::split_list(acl) {
+        let (negated, pattern) = match pattern.strip_prefix('!') {
+            Some(rest) => (true, rest.to_string()),
+            None => (false, pattern),
+        };
+        let matched = pattern.starts_with("static:") || pattern == name;
+        if matched {
+            return if negated { Err(name) } else { Ok(()) };
+        }
+    }
+    Err(name)
+}
+
+/// The login name of `uid`, from the password database.
+pub fn user_name(uid: u32) -> Option<String> {
+    let mut buffer = vec![0u8; 16 * 1024];
+    // SAFETY: passwd is plain old data, filled in by getpwuid_r.
+    let mut passwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid and the buffer length is its real length.
+    let status = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut passwd,
+            buffer.as_mut_ptr().cast(),
+            buffer.len(),
+            &mut result,
+        )
+    };
+    if status != 0 || result.is_null() || passwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: pw_name points into `buffer`, NUL-terminated, while `buffer` lives.
+    let name = unsafe { std::ffi::CStr::from_ptr(passwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
+}

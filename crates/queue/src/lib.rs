@@ -14,7 +14,9 @@ pub mod pread;
 pub mod queue_id;
 pub mod record;
 pub mod scan;
+pub mod showq;
 pub mod text;
+pub mod trigger;
 pub mod walk;
 pub mod writer;
 

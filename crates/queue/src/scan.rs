@@ -278,7 +278,7 @@ pub fn scan(
             let Ok(inspections) = receiver.recv() else {
                 return Ok(());
             };
-            let launched = next.map(|batch| spawn(batch)).is_some();
+            let launched = next.map(&spawn).is_some();
             if deliver(inspections.into_iter(), &mut walk, &mut sink).is_break() {
                 // Let any launched batch finish into a receiver nobody reads.
                 drop(receiver);
