@@ -14,11 +14,16 @@ use postfix_queue::Config;
 use crate::{Outcome, Program};
 
 /// Whether Postfix would distrust this process's environment and command line (`unsafe()`):
-/// anyone but a real and effective root. Our postqueue is meant to be installed set-gid, as
-/// Postfix's is, so a non-root caller is always treated as untrusted.
+/// a process that is not plain root and runs with other effective ids than its real ones, as
+/// a set-gid postqueue does for every ordinary user.
 pub fn untrusted() -> bool {
-    // SAFETY: getuid and geteuid have no preconditions.
-    unsafe { libc::getuid() != 0 || libc::geteuid() != 0 }
+    // SAFETY: these getters have no preconditions.
+    unsafe {
+        if libc::getuid() == 0 && libc::geteuid() == 0 {
+            return false;
+        }
+        libc::geteuid() != libc::getuid() || libc::getegid() != libc::getgid()
+    }
 }
 
 /// Reads and checks the configuration; on failure returns the fatal outcome with `status`,
