@@ -28,7 +28,15 @@ pub fn untrusted() -> bool {
 
 /// Reads and checks the configuration; on failure returns the fatal outcome with `status`,
 /// after printing any `error:` line Postfix prints first.
-pub fn read_config(program: &Program, directory: &Path, status: u8) -> Result<Config, Outcome> {
+/// `untrusted` is Postfix's `unsafe()` for this program: postqueue passes [`untrusted()`];
+/// mailq passes false, because Postfix's sendmail is not set-gid and so never checks
+/// `MAIL_CONFIG` itself (the postqueue it runs does).
+pub fn read_config(
+    program: &Program,
+    directory: &Path,
+    status: u8,
+    untrusted: bool,
+) -> Result<Config, Outcome> {
     let fail = |error: ConfigError| {
         if let Some(line) = error.preceding_error() {
             program.error(&line);
@@ -38,12 +46,12 @@ pub fn read_config(program: &Program, directory: &Path, status: u8) -> Result<Co
             status,
         }
     };
-    let (config, warnings) = Config::load_checked(directory, untrusted()).map_err(fail)?;
+    let (config, warnings) = Config::load_checked(directory, untrusted).map_err(fail)?;
     for warning in warnings {
         program.warning(&warning);
     }
     config.validate().map_err(fail)?;
-    apply_imported_time_zone(&config);
+    apply_imported_time_zone(&config, untrusted);
     Ok(config)
 }
 
@@ -57,20 +65,30 @@ pub fn enter_queue_directory(config: &Config, status: u8) -> Result<(), Outcome>
 }
 
 /// Postfix cleans its environment down to `import_environment` before printing times, so `TZ`
-/// counts only when that list keeps it (`TZ`) or sets it (`TZ=zone`).
-fn apply_imported_time_zone(config: &Config) {
-    let imported = config.get_list("import_environment");
-    let setting = imported
-        .iter()
-        .rev()
-        .find_map(|item| match item.split_once('=') {
-            Some(("TZ", value)) => Some(Some(value.to_string())),
-            None if item == "TZ" => Some(None),
-            _ => None,
-        });
-    match setting {
-        Some(Some(value)) => std::env::set_var("TZ", value),
-        Some(None) => {}
+/// counts only when that list keeps it (`TZ`) or sets it (`TZ=zone`). A set-id program keeps
+/// no inherited variable at all (`safe_getenv` refuses them), only the `NAME=value` settings.
+fn apply_imported_time_zone(config: &Config, untrusted: bool) {
+    // clean_env: clear everything, then apply the list in order; a plain name restores the
+    // inherited value (never for a set-id program), `NAME=value` sets it.
+    let inherited = if untrusted {
+        None
+    } else {
+        std::env::var_os("TZ")
+    };
+    let mut time_zone: Option<std::ffi::OsString> = None;
+    for item in config.get_list("import_environment") {
+        match item.split_once('=') {
+            Some(("TZ", value)) => time_zone = Some(value.into()),
+            None if item == "TZ" => {
+                if let Some(value) = &inherited {
+                    time_zone = Some(value.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    match time_zone {
+        Some(value) => std::env::set_var("TZ", value),
         None => std::env::remove_var("TZ"),
     }
     crate::time::init_timezone();

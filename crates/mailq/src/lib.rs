@@ -121,7 +121,7 @@ fn plan(args: &[String]) -> Result<Plan, Outcome> {
         }
     }
     let directory = config_directory(None);
-    let config = read_config(&PROGRAM, &directory, EX_TEMPFAIL)?;
+    let config = read_config(&PROGRAM, &directory, EX_TEMPFAIL, false)?;
     enter_queue_directory(&config, EX_TEMPFAIL)?;
 
     // Pass two: the options that choose and check the mode.

@@ -22,7 +22,7 @@ use postfix_queue::walk::ShowqWalk;
 use postfix_queue::{Layout, ShowqSettings};
 use postfix_queue_cli::getopt::{getopt, Opt};
 use postfix_queue_cli::output::{Output, WriteStop};
-use postfix_queue_cli::startup::{enter_queue_directory, read_config};
+use postfix_queue_cli::startup::{enter_queue_directory, read_config, untrusted};
 use postfix_queue_cli::status::EX_UNAVAILABLE;
 use postfix_queue_cli::{Outcome, Program};
 
@@ -96,7 +96,7 @@ fn main(args: &[String]) -> Outcome {
         return fatal(USAGE);
     }
     let directory = config_directory(config_dir.as_deref());
-    let config = match read_config(&PROGRAM, &directory, EX_UNAVAILABLE) {
+    let config = match read_config(&PROGRAM, &directory, EX_UNAVAILABLE, untrusted()) {
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
@@ -284,10 +284,12 @@ fn list_from_showq(config: &Config, format: ListingFormat, stream: UnixStream) -
     let long_ids = config.get_bool("enable_long_queue_ids").unwrap_or(false);
     let mut output = Output::new();
     let mut listing = Listing::new(format, long_ids);
-    let mut client = match ShowqClient::new(std::io::BufReader::new(stream), utf8_enabled) {
-        Ok(client) => client,
-        Err(_) => return fatal("malformed showq server response"),
-    };
+    let stream_name = format!("public/{} socket", config.get("showq_service_name"));
+    let mut client =
+        match ShowqClient::new(std::io::BufReader::new(stream), utf8_enabled, &stream_name) {
+            Ok(client) => client,
+            Err(malformed) => return malformed_response(malformed),
+        };
     loop {
         match client.next_entry() {
             Ok(Some(entry)) => {
@@ -297,12 +299,12 @@ fn list_from_showq(config: &Config, format: ListingFormat, stream: UnixStream) -
                 }
             }
             Ok(None) => break,
-            Err(_) => {
+            Err(malformed) => {
                 // What was already listed stays; the broken entry and the summary do not.
                 if let Err(stop) = output.flush() {
                     return write_outcome(stop);
                 }
-                return fatal("malformed showq server response");
+                return malformed_response(malformed);
             }
         }
     }
@@ -311,6 +313,14 @@ fn list_from_showq(config: &Config, format: ListingFormat, stream: UnixStream) -
         Ok(()) => Outcome::Success,
         Err(stop) => write_outcome(stop),
     }
+}
+
+/// The scanner's warning, if it had one, then the fatal line.
+fn malformed_response(malformed: postfix_queue::showq::Malformed) -> Outcome {
+    if let Some(warning) = &malformed.warning {
+        PROGRAM.warning(warning);
+    }
+    fatal("malformed showq server response")
 }
 
 /// Whether `path` could be executed, as execvp would find out.

@@ -134,7 +134,8 @@ pub fn user_acl_permits(acl: &str, uid: u32) -> Result<(), String> {
             Some(rest) => (true, rest.to_string()),
             None => (false, pattern),
         };
-        let matched = pattern.starts_with("static:") || pattern == name;
+        // String lists compare names without regard to case.
+        let matched = pattern.starts_with("static:") || pattern.eq_ignore_ascii_case(&name);
         if matched {
             return if negated { Err(name) } else { Ok(()) };
         }

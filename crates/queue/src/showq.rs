@@ -12,8 +12,11 @@ use crate::envelope::{Entry, Queue, Recipient};
 use crate::text::printable_in_place;
 
 /// The showq stream broke its protocol; postqueue calls this "malformed showq server response".
-#[derive(Debug)]
-pub struct Malformed;
+/// `warning` is what Postfix's attribute scanner logs first, if it logs anything.
+#[derive(Debug, Default)]
+pub struct Malformed {
+    pub warning: Option<String>,
+}
 
 impl std::fmt::Display for Malformed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -25,7 +28,7 @@ impl std::error::Error for Malformed {}
 
 impl From<io::Error> for Malformed {
     fn from(_: io::Error) -> Self {
-        Malformed
+        Malformed::default()
     }
 }
 
@@ -38,31 +41,71 @@ pub enum ServerShape {
     WithOriginalRecipient,
 }
 
-/// Reads a showq listing entry by entry.
+/// What an attribute's value is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Number,
+}
+
+/// Why a scan stopped: Postfix's attr_scan returns a short count, or -1 after a warning.
+enum ScanStop {
+    Warned(String),
+    Short,
+}
+
+/// Reads a showq listing entry by entry, following Postfix's `attr_scan0` rules closely
+/// enough to log the same warning before giving up.
 #[derive(Debug)]
 pub struct ShowqClient<R> {
     stream: R,
     utf8_enabled: bool,
     shape: Option<ServerShape>,
+    /// How the stream is named in warnings (`public/showq socket`).
+    name: String,
 }
 
 impl<R: BufRead> ShowqClient<R> {
     /// Reads and checks the protocol announcement. `utf8_enabled` is the client's own
     /// smtputf8_enable: postqueue passes every received string through `printable` again.
-    pub fn new(mut stream: R, utf8_enabled: bool) -> Result<Self, Malformed> {
-        let name = read_field(&mut stream)?;
-        let value = read_field(&mut stream)?;
-        if name != b"protocol"
-            || value != b"mail_queue_list_protocol"
-            || !read_field(&mut stream)?.is_empty()
-        {
-            return Err(Malformed);
-        }
-        Ok(Self {
+    /// `name` is how warnings refer to the stream, e.g. `public/showq socket`.
+    pub fn new(stream: R, utf8_enabled: bool, name: &str) -> Result<Self, Malformed> {
+        let mut client = Self {
             stream,
             utf8_enabled,
             shape: None,
-        })
+            name: name.to_string(),
+        };
+        if client.at_eof()? {
+            return Err(Malformed::default());
+        }
+        let protocol = client
+            .scan_named("protocol", Kind::Text)
+            .map_err(Self::malformed)?;
+        if protocol != b"mail_queue_list_protocol" {
+            return Err(Malformed {
+                warning: Some(format!(
+                    "unexpected protocol {} from {} (expected: mail_queue_list_protocol)",
+                    String::from_utf8_lossy(&protocol),
+                    client.name
+                )),
+            });
+        }
+        // Without ATTR_FLAG_MORE the list must end here.
+        let terminator = client
+            .read_string("input attribute name")
+            .map_err(Self::malformed)?;
+        if !terminator.is_empty() {
+            let _ = client.read_string("input attribute value");
+            return Err(Malformed {
+                warning: Some(format!(
+                    "unexpected attribute {} from {} (expecting: (list terminator))",
+                    String::from_utf8_lossy(&terminator),
+                    client.name
+                )),
+            });
+        }
+        Ok(client)
     }
 
     /// The server shape, once a recipient has been seen.
@@ -72,100 +115,191 @@ impl<R: BufRead> ShowqClient<R> {
 
     /// The next entry, `Ok(None)` at the end of the listing.
     pub fn next_entry(&mut self) -> Result<Option<Entry>, Malformed> {
-        let first = read_field(&mut self.stream)?;
-        if first.is_empty() {
+        if !self.more()? {
             return Ok(None);
         }
-        let mut attributes = vec![(first, self.read_value()?)];
-        for _ in 0..5 {
-            let name = read_field(&mut self.stream)?;
-            if name.is_empty() {
-                return Err(Malformed);
-            }
-            attributes.push((name, self.read_value()?));
+        if self.at_eof()? {
+            return Err(Malformed::default());
         }
-        let lookup = |wanted: &str| {
-            attributes
-                .iter()
-                .find(|(name, _)| name == wanted.as_bytes())
-                .map(|(_, value)| value.clone())
-                .ok_or(Malformed)
-        };
-        let queue_name = lookup("queue_name")?;
-        let queue = Queue::from_name(&String::from_utf8_lossy(&queue_name)).ok_or(Malformed)?;
+        let queue_name = self
+            .scan_named("queue_name", Kind::Text)
+            .map_err(Self::malformed)?;
+        let id = self
+            .scan_named("queue_id", Kind::Text)
+            .map_err(Self::malformed)?;
+        let time = self
+            .scan_named("time", Kind::Number)
+            .map_err(Self::malformed)?;
+        let size = self
+            .scan_named("size", Kind::Number)
+            .map_err(Self::malformed)?;
+        let forced_expire = self
+            .scan_named("forced_expire", Kind::Number)
+            .map_err(Self::malformed)?;
+        let sender = self
+            .scan_named("sender", Kind::Text)
+            .map_err(Self::malformed)?;
+        // showq only ever names the five queues it scans.
+        let queue = Queue::from_name(&String::from_utf8_lossy(&queue_name))
+            .ok_or_else(Malformed::default)?;
         let mut entry = Entry {
             queue,
-            id: lookup("queue_id")?,
-            arrival_time: parse_number(&lookup("time")?)?,
-            size: parse_number(&lookup("size")?)?,
-            forced_expire: parse_number(&lookup("forced_expire")?)? != 0,
-            sender: lookup("sender")?,
+            id,
+            arrival_time: number_value(&time),
+            size: number_value(&size),
+            forced_expire: number_value(&forced_expire) != 0,
+            sender,
             recipients: Vec::new(),
         };
-        loop {
-            let name = read_field(&mut self.stream)?;
-            if name.is_empty() {
-                return Ok(Some(entry));
+        while self.more()? {
+            if self.at_eof()? {
+                return Err(Malformed::default());
             }
-            entry.recipients.push(self.read_recipient(name)?);
+            entry.recipients.push(self.read_recipient()?);
         }
+        Ok(Some(entry))
     }
 
-    fn read_recipient(&mut self, first_name: Vec<u8>) -> Result<Recipient, Malformed> {
-        let shape = match (self.shape, first_name.as_slice()) {
-            (None | Some(ServerShape::Classic), b"recipient") => ServerShape::Classic,
-            (None | Some(ServerShape::WithOriginalRecipient), b"original_recipient") => {
-                ServerShape::WithOriginalRecipient
+    fn read_recipient(&mut self) -> Result<Recipient, Malformed> {
+        let shape = match self.shape {
+            Some(shape) => shape,
+            None => {
+                let peeked = self.stream.fill_buf()?;
+                let shape = if peeked.starts_with(b"original_recipient\0") {
+                    ServerShape::WithOriginalRecipient
+                } else {
+                    ServerShape::Classic
+                };
+                self.shape = Some(shape);
+                shape
             }
-            _ => return Err(Malformed),
         };
-        self.shape = Some(shape);
-        let first_value = self.read_value()?;
-        let names: &[&[u8]] = match shape {
-            ServerShape::Classic => &[b"reason"],
-            ServerShape::WithOriginalRecipient => &[b"recipient", b"log_class", b"reason"],
-        };
-        let mut address = first_value;
-        let mut reason = Vec::new();
-        for expected in names {
-            let name = read_field(&mut self.stream)?;
-            if name != *expected {
-                return Err(Malformed);
-            }
-            let value = self.read_value()?;
-            match *expected {
-                b"recipient" => address = value,
-                b"reason" => reason = value,
-                _ => {}
-            }
+        if shape == ServerShape::WithOriginalRecipient {
+            self.scan_named("original_recipient", Kind::Text)
+                .map_err(Self::malformed)?;
         }
+        let address = self
+            .scan_named("recipient", Kind::Text)
+            .map_err(Self::malformed)?;
+        if shape == ServerShape::WithOriginalRecipient {
+            self.scan_named("log_class", Kind::Text)
+                .map_err(Self::malformed)?;
+        }
+        let reason = self
+            .scan_named("reason", Kind::Text)
+            .map_err(Self::malformed)?;
         Ok(Recipient { address, reason })
     }
 
-    fn read_value(&mut self) -> Result<Vec<u8>, Malformed> {
-        let mut value = read_field(&mut self.stream)?;
-        printable_in_place(&mut value, self.utf8_enabled);
+    fn malformed(stop: ScanStop) -> Malformed {
+        match stop {
+            ScanStop::Warned(warning) => Malformed {
+                warning: Some(warning),
+            },
+            ScanStop::Short => Malformed::default(),
+        }
+    }
+
+    /// `attr_scan_more`: a NUL ends the current list (false); anything else means more.
+    /// EOF here is malformed without a warning.
+    fn more(&mut self) -> Result<bool, Malformed> {
+        let buffer = self.stream.fill_buf()?;
+        match buffer.first() {
+            None => Err(Malformed::default()),
+            Some(0) => {
+                self.stream.consume(1);
+                Ok(false)
+            }
+            Some(_) => Ok(true),
+        }
+    }
+
+    /// attr_scan's first step: at EOF it converts nothing and says nothing.
+    fn at_eof(&mut self) -> Result<bool, Malformed> {
+        Ok(self.stream.fill_buf()?.is_empty())
+    }
+
+    /// One wanted attribute under ATTR_FLAG_STRICT: the name must be the wanted one.
+    fn scan_named(&mut self, wanted: &str, kind: Kind) -> Result<Vec<u8>, ScanStop> {
+        let name = self.read_string("input attribute name")?;
+        if name.is_empty() {
+            return Err(ScanStop::Warned(format!(
+                "missing attribute {wanted} in input from {}",
+                self.name
+            )));
+        }
+        if name != wanted.as_bytes() {
+            return Err(ScanStop::Warned(format!(
+                "unexpected attribute {} from {} (expecting: {wanted})",
+                String::from_utf8_lossy(&name),
+                self.name
+            )));
+        }
+        let mut value = self.read_string("input attribute value")?;
+        match kind {
+            Kind::Number => {
+                if parse_unsigned(&value).is_none() {
+                    return Err(ScanStop::Warned(format!(
+                        "malformed numerical data from {} while reading input attribute value: {}",
+                        self.name,
+                        String::from_utf8_lossy(&value[..value.len().min(100)])
+                    )));
+                }
+            }
+            Kind::Text => printable_in_place(&mut value, self.utf8_enabled),
+        }
         Ok(value)
     }
-}
 
-/// One NUL-terminated field; EOF anywhere is a protocol error.
-fn read_field<R: BufRead>(stream: &mut R) -> Result<Vec<u8>, Malformed> {
-    let mut field = Vec::new();
-    let count = stream.read_until(0, &mut field)?;
-    if count == 0 || field.last() != Some(&0) {
-        return Err(Malformed);
+    /// `attr_scan0_string`: bytes up to a NUL; EOF before any byte or part way through each
+    /// has its own warning.
+    fn read_string(&mut self, context: &str) -> Result<Vec<u8>, ScanStop> {
+        let mut field = Vec::new();
+        let count = self
+            .stream
+            .read_until(0, &mut field)
+            .map_err(|_| ScanStop::Short)?;
+        if count == 0 {
+            return Err(ScanStop::Warned(format!(
+                "premature end-of-input on {} while reading {context}",
+                self.name
+            )));
+        }
+        if field.last() != Some(&0) {
+            return Err(ScanStop::Warned(format!(
+                "unexpected end-of-input from {} while reading {context}",
+                self.name
+            )));
+        }
+        field.pop();
+        Ok(field)
     }
-    field.pop();
-    Ok(field)
 }
 
-/// attr0 numbers are decimal text; anything else is a protocol error.
-fn parse_number(value: &[u8]) -> Result<i64, Malformed> {
-    std::str::from_utf8(value)
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .ok_or(Malformed)
+/// `sscanf("%lu%c")`: optional whitespace and sign, digits, nothing after. A minus sign wraps
+/// as strtoul does.
+fn parse_unsigned(value: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(value).ok()?;
+    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, digits) = match trimmed.as_bytes().first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let magnitude = digits.parse::<u64>().unwrap_or(u64::MAX);
+    Some(if negative {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    })
+}
+
+/// The value as the C `long` postqueue stores it.
+fn number_value(value: &[u8]) -> i64 {
+    parse_unsigned(value).unwrap_or(0) as i64
 }
 
 #[cfg(test)]
@@ -203,7 +337,8 @@ mod tests {
         parts.extend(MESSAGE);
         parts.extend(["recipient", "r@x", "reason", "later\tnow", "", ""]);
         let bytes = stream(&parts);
-        let mut client = ShowqClient::new(bytes.as_slice(), true).expect("header");
+        let mut client =
+            ShowqClient::new(bytes.as_slice(), true, "public/showq socket").expect("header");
         let entry = client.next_entry().expect("entry").expect("one entry");
         assert_eq!(entry.queue, Queue::Deferred);
         assert!(entry.forced_expire);
@@ -235,7 +370,8 @@ mod tests {
             "",
         ]);
         let bytes = stream(&parts);
-        let mut client = ShowqClient::new(bytes.as_slice(), true).expect("header");
+        let mut client =
+            ShowqClient::new(bytes.as_slice(), true, "public/showq socket").expect("header");
         let entry = client.next_entry().expect("entry").expect("one entry");
         assert_eq!(entry.recipients[0].address, b"r@x");
         assert_eq!(entry.recipients[0].reason, b"why");
@@ -247,8 +383,11 @@ mod tests {
         let mut parts: Vec<&str> = HEADER.to_vec();
         parts.extend(&MESSAGE[..7]);
         let bytes = stream(&parts);
-        let mut client = ShowqClient::new(bytes.as_slice(), true).expect("header");
+        let mut client =
+            ShowqClient::new(bytes.as_slice(), true, "public/showq socket").expect("header");
         assert!(client.next_entry().is_err());
-        assert!(ShowqClient::new(&b"protocol\0other\0\0"[..], true).is_err());
+        assert!(
+            ShowqClient::new(&b"protocol\0other\0\0"[..], true, "public/showq socket").is_err()
+        );
     }
 }

@@ -183,7 +183,8 @@ pub fn valid_mailhost_literal(site: &str) -> bool {
 /// Whether `site` matches a domain list like `fast_flush_domains`: names match themselves and,
 /// with `parent_matches_subdomains`, their subdomains; `.name` matches subdomains; `!` negates;
 /// the first match decides. Lookup tables (`type:name`) other than `static:` cannot be
-/// consulted here and make the answer unknown (`None`), which Postfix treats as "down".
+/// consulted here and make the answer unknown (`None`), which Postfix treats as "down"; an
+/// address literal like `[ipv6:::1]` is a plain pattern, as in Postfix.
 pub fn domain_list_match(
     patterns: &[String],
     site: &str,
@@ -199,7 +200,7 @@ pub fn domain_list_match(
         let matched = if let Some(table) = pattern.strip_prefix("static:") {
             let _ = table;
             true
-        } else if pattern.contains(':') || pattern.starts_with('/') {
+        } else if (pattern.contains(':') && !pattern.starts_with('[')) || pattern.starts_with('/') {
             return None;
         } else if let Some(parent) = pattern.strip_prefix('.') {
             site.ends_with(&format!(".{parent}"))
