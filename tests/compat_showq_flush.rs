@@ -744,8 +744,16 @@ fn access_control_and_down() {
         // So ours as postfix is compared with the real tool as root.
         pf.stop();
         for (label, tool, args) in [
-            ("postqueue -p", Tool::Postqueue, vec!["-c", etc.as_str(), "-p"]),
-            ("postqueue -j", Tool::Postqueue, vec!["-c", etc.as_str(), "-j"]),
+            (
+                "postqueue -p",
+                Tool::Postqueue,
+                vec!["-c", etc.as_str(), "-p"],
+            ),
+            (
+                "postqueue -j",
+                Tool::Postqueue,
+                vec!["-c", etc.as_str(), "-j"],
+            ),
             ("mailq", Tool::Mailq, vec!["-C", etc.as_str()]),
         ] {
             let (real_as_root, _) = ctx.pair(tool, &args, Who::Root, "UTC");
@@ -753,7 +761,9 @@ fn access_control_and_down() {
             compare_built(
                 report,
                 SHOWQ,
-                &format!("{label}, master stopped (ours as postfix vs real as root: deviation P10)"),
+                &format!(
+                    "{label}, master stopped (ours as postfix vs real as root: deviation P10)"
+                ),
                 &real_as_root,
                 &ours_as_owner,
                 &describe(tool, &args, postfix),

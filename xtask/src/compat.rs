@@ -149,9 +149,9 @@ impl Results {
         }
         if totals.skip > 0 {
             page.push_str(
-                "SKIP means the case could not run here, usually because Postfix is not \
-                 installed or the run was not root; `cargo xtask test` as root on Debian \
-                 installs Postfix first.\n\n",
+                "SKIP means the case was not compared; its detail says why (Postfix missing or \
+                 not root — `cargo xtask test` as root on Debian installs Postfix first — or a \
+                 behaviour that Postfix 3.7 leaves undefined or timing-dependent).\n\n",
             );
         }
         if self.unreadable_lines > 0 {

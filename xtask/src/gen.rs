@@ -345,24 +345,14 @@ fn write_main_cf(out: &Path, spool: &Path, long_ids: bool) -> Result<()> {
     backdate(&[&main_cf, &etc])
 }
 
-/// Postfix's tools refuse to start when `mail_owner` (postfix) or `setgid_group` (postdrop)
-/// does not exist. Where Postfix is not installed, name the generating user and another group
-/// instead, so the tools can read this queue; Postfix requires a non-root owner whose group
-/// differs from setgid_group's and from nobody's.
+/// Accounts for main.cf when a non-root user generates the queue. The files are that user's,
+/// so that user is the queue's mail owner: Postfix's tools (and ours) let the mail owner read
+/// the queue directly while no showq runs. Where Postfix is not installed, `setgid_group`
+/// (postdrop) needs a stand-in too, or the tools refuse to start; Postfix requires it to differ
+/// from the owner's group and from nobody's.
 fn stand_in_accounts() -> String {
-    let succeeds = |args: &[&str]| {
-        std::process::Command::new(args[0])
-            .args(&args[1..])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    };
-    if succeeds(&["id", "-u", "postfix"]) && succeeds(&["getent", "group", "postdrop"]) {
-        return String::new();
-    }
     if crate::process::is_root() {
-        // Root cannot be mail_owner; nothing sensible to name.
+        // As root the files go to postfix (see `default_owner`), the default mail_owner.
         return String::new();
     }
     let output = |args: &[&str]| {
@@ -370,20 +360,29 @@ fn stand_in_accounts() -> String {
             .args(&args[1..])
             .output()
             .ok()
+            .filter(|output| output.status.success())
             .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
             .unwrap_or_default()
     };
     let user = output(&["id", "-un"]);
-    let own_group: u32 = output(&["id", "-g"]).parse().unwrap_or(0);
-    let groups = fs::read_to_string("/etc/group").unwrap_or_default();
-    let group = pick_setgid_group(&groups, own_group);
-    match (user.is_empty(), group) {
-        (false, Some(group)) => format!(
-            "# Postfix is not installed here: stand-ins for mail_owner and setgid_group.\n\
-             mail_owner = {user}\nsetgid_group = {group}\n"
-        ),
-        _ => String::new(),
+    if user.is_empty() {
+        return String::new();
     }
+    let mut lines = format!(
+        "# The queue files belong to {user}, so {user} is this queue's mail owner.\n\
+         mail_owner = {user}\n"
+    );
+    if output(&["getent", "group", "postdrop"]).is_empty() {
+        let own_group: u32 = output(&["id", "-g"]).parse().unwrap_or(0);
+        let groups = fs::read_to_string("/etc/group").unwrap_or_default();
+        if let Some(group) = pick_setgid_group(&groups, own_group) {
+            lines.push_str(&format!(
+                "# Postfix is not installed here: a stand-in for its postdrop group.\n\
+                 setgid_group = {group}\n"
+            ));
+        }
+    }
+    lines
 }
 
 /// A group for setgid_group: postdrop if it exists, else a common unprivileged group that is

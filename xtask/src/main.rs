@@ -6,6 +6,7 @@ mod compat;
 mod demo;
 mod floor;
 mod gen;
+mod install;
 mod process;
 mod rng;
 mod test;
@@ -23,7 +24,10 @@ commands:
   demo      generate a 10,000-message queue in target/demo and list it with our postqueue/mailq
   test      fmt check, clippy, the whole test suite (real Postfix as oracle); renders docs/compat.md
   bench [--sizes 100000,1000000] [--quick]
-            time our postqueue against the real one and a read floor; writes docs/benchmarks.md";
+            time our postqueue against the real one and a read floor; writes docs/benchmarks.md
+  install [--prefix DIR] [--group GROUP] [--no-setgid]
+            build and install postqueue (PREFIX/sbin) and mailq (PREFIX/bin), root:postdrop 2555
+            like Postfix's postqueue; PREFIX defaults to /usr/local";
 
 pub const GEN_QUEUE_USAGE: &str = "\
 usage: cargo xtask gen-queue --messages N --out DIR [--long-ids] [--seed S] [--now EPOCH]
@@ -64,6 +68,7 @@ fn run(args: &[String]) -> Result<std::process::ExitCode> {
         "demo" => demo::run(rest).map(|()| std::process::ExitCode::SUCCESS),
         "test" => test::run(rest),
         "bench" => bench::run(rest).map(|()| std::process::ExitCode::SUCCESS),
+        "install" => install::run(rest).map(|()| std::process::ExitCode::SUCCESS),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(std::process::ExitCode::SUCCESS)

@@ -175,10 +175,19 @@ fn show_queue(config: &Config, format: ListingFormat) -> Outcome {
     let mail_name = config.get("mail_name");
     let service = config.get("showq_service_name");
     let socket = format!("public/{service}");
-    match UnixStream::connect(&socket) {
-        // Whoever can read the queue files reads them directly: same listing, much faster.
-        Ok(stream) if can_read_queue_directly(config) => drop(stream),
-        Ok(stream) => return list_from_showq(config, format, stream),
+    // Whoever can read the queue files reads them directly: same listing, much faster. We
+    // only need to know whether showq would answer (for the warning), and a real connection
+    // would make the master start a showq that scans the whole queue beside us; so we look
+    // at the socket and the master's lock instead of connecting.
+    let direct = can_read_queue_directly(config);
+    let answer = if direct {
+        showq_would_answer(&socket).map(|()| None)
+    } else {
+        UnixStream::connect(&socket).map(Some)
+    };
+    match answer {
+        Ok(Some(stream)) => return list_from_showq(config, format, stream),
+        Ok(None) => {}
         Err(error) if matches!(error.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
             return fatal(format!(
                 "Connect to the {mail_name} {service} service: {}",
@@ -192,7 +201,7 @@ fn show_queue(config: &Config, format: ListingFormat) -> Outcome {
             );
             // Root runs showq itself when the daemon does not answer. So do we, and so does
             // the mail owner, who can read the queue as well (Postfix refuses it; deviation P10).
-            if !can_read_queue_directly(config) {
+            if !direct {
                 return fatal(format!(
                     "Queue report unavailable - mail system is down ({reason})"
                 ));
@@ -321,6 +330,42 @@ fn malformed_response(malformed: postfix_queue::showq::Malformed) -> Outcome {
         PROGRAM.warning(warning);
     }
     fatal("malformed showq server response")
+}
+
+/// What `connect(public/showq)` would report, without connecting: the socket's `stat` error
+/// (ENOENT, EACCES) if it cannot be reached; "connection refused" when it is not a socket or
+/// no master holds the lock on `pid/master.pid` (Postfix's master keeps an exclusive flock on
+/// it while it runs, and the kernel drops it when the master dies).
+fn showq_would_answer(socket: &str) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::FileTypeExt;
+    let metadata = std::fs::metadata(socket)?;
+    let refused = || std::io::Error::from_raw_os_error(libc::ECONNREFUSED);
+    if !metadata.file_type().is_socket() {
+        return Err(refused());
+    }
+    let pid_file = match std::fs::File::open("pid/master.pid") {
+        Ok(file) => file,
+        // Only root may read the pid file (the mail owner may not): ask the socket itself.
+        Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => {
+            return UnixStream::connect(socket).map(drop);
+        }
+        Err(_) => return Err(refused()),
+    };
+    // SAFETY: flock on a descriptor we own; a shared lock we get is released right away.
+    let locked_by_master = unsafe {
+        if libc::flock(pid_file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) == 0 {
+            libc::flock(pid_file.as_raw_fd(), libc::LOCK_UN);
+            false
+        } else {
+            std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
+        }
+    };
+    if locked_by_master {
+        Ok(())
+    } else {
+        Err(refused())
+    }
 }
 
 /// Whether `path` could be executed, as execvp would find out.
