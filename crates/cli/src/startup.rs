@@ -52,7 +52,44 @@ pub fn read_config(
     }
     config.validate().map_err(fail)?;
     apply_imported_time_zone(&config, untrusted);
+    if untrusted {
+        clean_environment(&config);
+    }
     Ok(config)
+}
+
+/// A set-gid program trusts nothing it inherited: like Postfix's `clean_env`, keep only the
+/// `NAME=value` settings of `import_environment` (plain names would be inherited values,
+/// which `safe_getenv` refuses in a set-id process).
+fn clean_environment(config: &Config) {
+    let imported = config.get_list("import_environment");
+    let keep: Vec<(String, String)> = imported
+        .iter()
+        .filter_map(|item| {
+            item.split_once('=')
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+        })
+        .collect();
+    for (name, _) in std::env::vars_os() {
+        std::env::remove_var(name);
+    }
+    for (name, value) in keep {
+        std::env::set_var(name, value);
+    }
+    crate::time::init_timezone();
+}
+
+/// Gives up a set-gid group for good (real, effective and saved) once it is no longer
+/// needed, e.g. after the connection to a daemon is open.
+pub fn drop_group_privilege() -> std::io::Result<()> {
+    // SAFETY: getgid, getegid and setresgid have no memory-safety preconditions.
+    unsafe {
+        let gid = libc::getgid();
+        if libc::getegid() != gid && libc::setresgid(gid, gid, gid) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// chdir to `queue_directory`, as every tool does before touching the queue.

@@ -46,7 +46,9 @@ pub fn run(args: &[String]) -> ExitCode {
         }
         Ok(Plan::Sendmail { path }) => {
             // We may run set-gid postdrop; Postfix's sendmail is not, and must not inherit it.
-            drop_group_privilege();
+            if postfix_queue_cli::startup::drop_group_privilege().is_err() {
+                return PROGRAM.finish(fatal("setresgid: cannot drop group privileges"));
+            }
             let error = std::process::Command::new(&path)
                 .arg0("mailq")
                 .args(args)
@@ -56,18 +58,6 @@ pub fn run(args: &[String]) -> ExitCode {
                 path.display(),
                 postfix_queue::error::strerror(&error)
             )))
-        }
-    }
-}
-
-/// Gives up a set-gid group for good (real, effective and saved), before running anything else.
-fn drop_group_privilege() {
-    // SAFETY: getgid and setresgid have no memory-safety preconditions.
-    unsafe {
-        let gid = libc::getgid();
-        if libc::getegid() != gid && libc::setresgid(gid, gid, gid) != 0 {
-            PROGRAM.finish(fatal("setresgid: cannot drop group privileges"));
-            std::process::exit(i32::from(EX_TEMPFAIL));
         }
     }
 }

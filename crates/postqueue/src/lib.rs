@@ -289,6 +289,10 @@ fn can_read_queue_directly(config: &Config) -> bool {
 
 /// The listing as the showq daemon sends it, for users who cannot read the queue.
 fn list_from_showq(config: &Config, format: ListingFormat, stream: UnixStream) -> Outcome {
+    // The group was needed to reach public/showq; the open connection is all we need now.
+    if let Err(error) = postfix_queue_cli::startup::drop_group_privilege() {
+        return fatal(format!("setresgid: {}", strerror(&error)));
+    }
     let utf8_enabled = config.get_bool("smtputf8_enable").unwrap_or(true);
     let long_ids = config.get_bool("enable_long_queue_ids").unwrap_or(false);
     let mut output = Output::new();
