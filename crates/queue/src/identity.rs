@@ -64,42 +64,17 @@ impl ReaderIdentity {
     /// Looks up a user by name in the password and group databases.
     pub fn lookup(user: &str) -> Option<Self> {
         let name = CString::new(user).ok()?;
-        let mut buffer = vec![0u8; 16 * 1024];
-        // SAFETY: passwd is plain old data, filled in by getpwnam_r.
-        let mut passwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: every pointer is valid and the buffer length is its real length.
-        let status = unsafe {
-            libc::getpwnam_r(
-                name.as_ptr(),
-                &mut passwd,
-                buffer.as_mut_ptr().cast(),
-                buffer.len(),
-                &mut result,
-            )
-        };
-        if status != 0 || result.is_null() {
-            return None;
-        }
+        let (uid, gid) = lookup_user(user)?;
         let mut groups: Vec<libc::gid_t> = vec![0; 256];
         let mut count: libc::c_int = groups.len() as libc::c_int;
         // SAFETY: `groups` has room for `count` entries; getgrouplist updates `count`.
-        let found = unsafe {
-            libc::getgrouplist(
-                name.as_ptr(),
-                passwd.pw_gid,
-                groups.as_mut_ptr(),
-                &mut count,
-            )
-        };
+        let found =
+            unsafe { libc::getgrouplist(name.as_ptr(), gid, groups.as_mut_ptr(), &mut count) };
         groups.truncate(if found < 0 { 0 } else { count.max(0) as usize });
-        if !groups.contains(&passwd.pw_gid) {
-            groups.push(passwd.pw_gid);
+        if !groups.contains(&gid) {
+            groups.push(gid);
         }
-        Some(Self {
-            uid: passwd.pw_uid,
-            groups,
-        })
+        Some(Self { uid, groups })
     }
 
     /// Whether this user may open a file with these attributes for reading (the kernel's
