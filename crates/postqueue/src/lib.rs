@@ -15,7 +15,7 @@ use postfix_queue::config::{config_directory, Config};
 use postfix_queue::error::strerror;
 use postfix_queue::identity::{user_acl_permits, ReaderIdentity};
 use postfix_queue::queue_id::is_valid_queue_id;
-use postfix_queue::scan::{scan, ScanEvent};
+use postfix_queue::scan::{scan_prepared, ScanEvent};
 use postfix_queue::showq::ShowqClient;
 use postfix_queue::trigger::{valid_hostname, valid_mailhost_literal};
 use postfix_queue::walk::ShowqWalk;
@@ -246,23 +246,33 @@ fn show_queue(config: &Config, format: ListingFormat) -> Outcome {
     let mut output = Output::new();
     let mut stop: Option<WriteStop> = None;
     let walk = ShowqWalk::new(&layout);
-    let scanned = scan(&layout, &settings, walk, threads, |event| match event {
-        ScanEvent::Entry(entry) => {
-            listing.entry(output.buffer(), &entry);
-            match output.maybe_flush() {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(error) => {
-                    stop = Some(error);
-                    ControlFlow::Break(())
+    // Each entry is rendered on the worker that read it; this thread only adds separators,
+    // counts and writes.
+    let prepare = |entry: postfix_queue::Entry| render::render(format, long_ids, &entry);
+    let scanned = scan_prepared(
+        &layout,
+        &settings,
+        walk,
+        threads,
+        prepare,
+        |event| match event {
+            ScanEvent::Entry(rendered) => {
+                listing.push(output.buffer(), &rendered);
+                match output.maybe_flush() {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(error) => {
+                        stop = Some(error);
+                        ControlFlow::Break(())
+                    }
                 }
             }
-        }
-        ScanEvent::Warning(text) => {
-            // showq sends these to the mail log, never to postqueue's stderr.
-            postfix_queue_cli::syslog::log("showq", &format!("warning: {text}"));
-            ControlFlow::Continue(())
-        }
-    });
+            ScanEvent::Warning(text) => {
+                // showq sends these to the mail log, never to postqueue's stderr.
+                postfix_queue_cli::syslog::log("showq", &format!("warning: {text}"));
+                ControlFlow::Continue(())
+            }
+        },
+    );
     if let Some(stop) = stop {
         return write_outcome(stop);
     }

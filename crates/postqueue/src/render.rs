@@ -14,6 +14,28 @@ pub enum ListingFormat {
     Json,
 }
 
+/// One entry's lines, rendered on its own (no header or separator), and its size for the
+/// summary line.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub size: i64,
+}
+
+/// Renders one entry in `format`; independent of the entries around it, so it can run on any
+/// thread.
+pub fn render(format: ListingFormat, long_ids: bool, entry: &Entry) -> Rendered {
+    let mut bytes = Vec::with_capacity(256);
+    match format {
+        ListingFormat::Classic => Listing::classic_body(long_ids, &mut bytes, entry),
+        ListingFormat::Json => json_entry(&mut bytes, entry),
+    }
+    Rendered {
+        bytes,
+        size: entry.size,
+    }
+}
+
 /// Renders entries one at a time and keeps the running totals for the summary line.
 #[derive(Debug)]
 pub struct Listing {
@@ -34,13 +56,30 @@ impl Listing {
     }
 
     pub fn entry(&mut self, out: &mut Vec<u8>, entry: &Entry) {
-        match self.format {
-            ListingFormat::Classic => self.classic_entry(out, entry),
-            ListingFormat::Json => json_entry(out, entry),
+        let rendered = render(self.format, self.long_ids, entry);
+        self.push(out, &rendered);
+    }
+
+    /// Appends an entry rendered by [`render`] (possibly on another thread), with the header
+    /// or separator that depends on its place in the listing.
+    pub fn push(&mut self, out: &mut Vec<u8>, rendered: &Rendered) {
+        if self.format == ListingFormat::Classic {
+            if self.count > 0 {
+                out.push(b'\n');
+            } else if self.long_ids {
+                out.extend_from_slice(
+                    b"----Queue ID----- --Size-- ---Arrival Time---- --Sender/Recipient------\n",
+                );
+            } else {
+                out.extend_from_slice(
+                    b"-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n",
+                );
+            }
         }
+        out.extend_from_slice(&rendered.bytes);
         self.count += 1;
         // C adds the signed size into an unsigned long: wrapping is what it does.
-        self.total_size = self.total_size.wrapping_add(entry.size as u64);
+        self.total_size = self.total_size.wrapping_add(rendered.size as u64);
     }
 
     /// The summary line (`-p` only; an empty JSON listing prints nothing at all).
@@ -63,24 +102,12 @@ impl Listing {
         }
     }
 
-    fn classic_entry(&self, out: &mut Vec<u8>, entry: &Entry) {
-        let (id_width, size_width, time_width, indent): (usize, usize, usize, usize) =
-            if self.long_ids {
-                (17, 8, 19, 47)
-            } else {
-                (11, 7, 20, 41)
-            };
-        if self.count > 0 {
-            out.push(b'\n');
-        } else if self.long_ids {
-            out.extend_from_slice(
-                b"----Queue ID----- --Size-- ---Arrival Time---- --Sender/Recipient------\n",
-            );
+    fn classic_body(long_ids: bool, out: &mut Vec<u8>, entry: &Entry) {
+        let (id_width, size_width, time_width, indent): (usize, usize, usize, usize) = if long_ids {
+            (17, 8, 19, 47)
         } else {
-            out.extend_from_slice(
-                b"-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n",
-            );
-        }
+            (11, 7, 20, 41)
+        };
         let mut id_status = entry.id.clone();
         match entry.queue {
             Queue::Active => id_status.push(b'*'),

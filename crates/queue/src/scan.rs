@@ -38,9 +38,16 @@ pub struct Inspection {
 
 /// Everything a scan reports, in order.
 #[derive(Debug)]
-pub enum ScanEvent {
-    Entry(Entry),
+pub enum ScanEvent<T = Entry> {
+    /// A listed message, or what `scan_prepared`'s `prepare` made of it.
+    Entry(T),
     Warning(String),
+}
+
+/// One candidate's outcome after `prepare` ran on the worker thread.
+struct Prepared<T> {
+    item: Option<T>,
+    warnings: Vec<String>,
 }
 
 /// What every inspection in one scan shares.
@@ -219,14 +226,34 @@ pub fn scan(
     settings: &ShowqSettings,
     walk: ShowqWalk,
     threads: usize,
-    mut sink: impl FnMut(ScanEvent) -> ControlFlow<()>,
+    sink: impl FnMut(ScanEvent) -> ControlFlow<()>,
+) -> Result<(), Error> {
+    scan_prepared(layout, settings, walk, threads, |entry| entry, sink)
+}
+
+/// [`scan`], with `prepare` applied to each entry on the worker threads (e.g. rendering it),
+/// so that the calling thread only has to hand the results on in order.
+pub fn scan_prepared<T: Send>(
+    layout: &Layout,
+    settings: &ShowqSettings,
+    walk: ShowqWalk,
+    threads: usize,
+    prepare: impl Fn(Entry) -> T + Sync,
+    mut sink: impl FnMut(ScanEvent<T>) -> ControlFlow<()>,
 ) -> Result<(), Error> {
     let context = ScanContext::new(layout, settings);
+    let inspect_and_prepare = |candidate: &Candidate| {
+        let inspection = inspect(&context, candidate);
+        Prepared {
+            item: inspection.entry.map(&prepare),
+            warnings: inspection.warnings,
+        }
+    };
     let mut walk = walk;
     if threads == 1 {
         loop {
             let (batch, walk_error) = next_batch(&mut walk);
-            let inspections = batch.iter().map(|candidate| inspect(&context, candidate));
+            let inspections = batch.iter().map(inspect_and_prepare);
             if deliver(inspections, &mut walk, &mut sink).is_break() {
                 return Ok(());
             }
@@ -245,18 +272,15 @@ pub fn scan(
             path: layout.queue_directory.clone(),
             source: std::io::Error::other(error),
         })?;
-    let parse = |batch: &[Candidate]| -> Vec<Inspection> {
+    let parse = |batch: &[Candidate]| -> Vec<Prepared<T>> {
         // `collect` on an indexed parallel iterator keeps input order: the sequence numbers
         // are the batch positions.
-        batch
-            .par_iter()
-            .map(|candidate| inspect(&context, candidate))
-            .collect()
+        batch.par_iter().map(&inspect_and_prepare).collect()
     };
     pool.in_place_scope(|scope| {
         let (batch, mut walk_error) = next_batch(&mut walk);
         let mut more = batch.len() == BATCH_SIZE && walk_error.is_none();
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Inspection>>(1);
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Prepared<T>>>(1);
         let spawn = |batch: Vec<Candidate>| {
             let sender = sender.clone();
             let parse = &parse;
@@ -307,17 +331,17 @@ fn next_batch(walk: &mut ShowqWalk) -> (Vec<Candidate>, Option<Error>) {
 }
 
 /// Hands one batch's results, then the walk's pending warnings, to the sink in order.
-fn deliver(
-    inspections: impl Iterator<Item = Inspection>,
+fn deliver<T>(
+    prepared: impl Iterator<Item = Prepared<T>>,
     walk: &mut ShowqWalk,
-    sink: &mut impl FnMut(ScanEvent) -> ControlFlow<()>,
+    sink: &mut impl FnMut(ScanEvent<T>) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
-    for inspection in inspections {
-        for warning in inspection.warnings {
+    for outcome in prepared {
+        for warning in outcome.warnings {
             sink(ScanEvent::Warning(warning))?;
         }
-        if let Some(entry) = inspection.entry {
-            sink(ScanEvent::Entry(entry))?;
+        if let Some(item) = outcome.item {
+            sink(ScanEvent::Entry(item))?;
         }
     }
     for warning in walk.warnings.drain(..) {
