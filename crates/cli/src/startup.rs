@@ -51,9 +51,11 @@ pub fn read_config(
         program.warning(&warning);
     }
     config.validate().map_err(fail)?;
-    apply_imported_time_zone(&config, untrusted);
     if untrusted {
+        // Sets TZ too: only `TZ=value` from import_environment survives.
         clean_environment(&config);
+    } else {
+        apply_imported_time_zone(&config);
     }
     Ok(config)
 }
@@ -102,16 +104,12 @@ pub fn enter_queue_directory(config: &Config, status: u8) -> Result<(), Outcome>
 }
 
 /// Postfix cleans its environment down to `import_environment` before printing times, so `TZ`
-/// counts only when that list keeps it (`TZ`) or sets it (`TZ=zone`). A set-id program keeps
-/// no inherited variable at all (`safe_getenv` refuses them), only the `NAME=value` settings.
-fn apply_imported_time_zone(config: &Config, untrusted: bool) {
+/// counts only when that list keeps it (`TZ`, restoring the inherited value) or sets it
+/// (`TZ=zone`); the last mention wins. (A set-id run goes through `clean_environment`.)
+fn apply_imported_time_zone(config: &Config) {
     // clean_env: clear everything, then apply the list in order; a plain name restores the
-    // inherited value (never for a set-id program), `NAME=value` sets it.
-    let inherited = if untrusted {
-        None
-    } else {
-        std::env::var_os("TZ")
-    };
+    // inherited value, `NAME=value` sets it.
+    let inherited = std::env::var_os("TZ");
     let mut time_zone: Option<std::ffi::OsString> = None;
     for item in config.get_list("import_environment") {
         match item.split_once('=') {

@@ -26,6 +26,15 @@ impl std::fmt::Display for Malformed {
 
 impl std::error::Error for Malformed {}
 
+impl Malformed {
+    /// Malformed, after the warning Postfix's scanner logs.
+    fn warning(text: String) -> Self {
+        Self {
+            warning: Some(text),
+        }
+    }
+}
+
 impl From<io::Error> for Malformed {
     fn from(_: io::Error) -> Self {
         Malformed::default()
@@ -46,12 +55,6 @@ pub enum ServerShape {
 enum Kind {
     Text,
     Number,
-}
-
-/// Why a scan stopped: Postfix's attr_scan returns a short count, or -1 after a warning.
-enum ScanStop {
-    Warned(String),
-    Short,
 }
 
 /// Reads a showq listing entry by entry, following Postfix's `attr_scan0` rules closely
@@ -79,31 +82,23 @@ impl<R: BufRead> ShowqClient<R> {
         if client.at_eof()? {
             return Err(Malformed::default());
         }
-        let protocol = client
-            .scan_named("protocol", Kind::Text)
-            .map_err(Self::malformed)?;
+        let protocol = client.scan_named("protocol", Kind::Text)?;
         if protocol != b"mail_queue_list_protocol" {
-            return Err(Malformed {
-                warning: Some(format!(
-                    "unexpected protocol {} from {} (expected: mail_queue_list_protocol)",
-                    String::from_utf8_lossy(&protocol),
-                    client.name
-                )),
-            });
+            return Err(Malformed::warning(format!(
+                "unexpected protocol {} from {} (expected: mail_queue_list_protocol)",
+                String::from_utf8_lossy(&protocol),
+                client.name
+            )));
         }
         // Without ATTR_FLAG_MORE the list must end here.
-        let terminator = client
-            .read_string("input attribute name")
-            .map_err(Self::malformed)?;
+        let terminator = client.read_string("input attribute name")?;
         if !terminator.is_empty() {
             let _ = client.read_string("input attribute value");
-            return Err(Malformed {
-                warning: Some(format!(
-                    "unexpected attribute {} from {} (expecting: (list terminator))",
-                    String::from_utf8_lossy(&terminator),
-                    client.name
-                )),
-            });
+            return Err(Malformed::warning(format!(
+                "unexpected attribute {} from {} (expecting: (list terminator))",
+                String::from_utf8_lossy(&terminator),
+                client.name
+            )));
         }
         Ok(client)
     }
@@ -121,24 +116,12 @@ impl<R: BufRead> ShowqClient<R> {
         if self.at_eof()? {
             return Err(Malformed::default());
         }
-        let queue_name = self
-            .scan_named("queue_name", Kind::Text)
-            .map_err(Self::malformed)?;
-        let id = self
-            .scan_named("queue_id", Kind::Text)
-            .map_err(Self::malformed)?;
-        let time = self
-            .scan_named("time", Kind::Number)
-            .map_err(Self::malformed)?;
-        let size = self
-            .scan_named("size", Kind::Number)
-            .map_err(Self::malformed)?;
-        let forced_expire = self
-            .scan_named("forced_expire", Kind::Number)
-            .map_err(Self::malformed)?;
-        let sender = self
-            .scan_named("sender", Kind::Text)
-            .map_err(Self::malformed)?;
+        let queue_name = self.scan_named("queue_name", Kind::Text)?;
+        let id = self.scan_named("queue_id", Kind::Text)?;
+        let time = self.scan_named("time", Kind::Number)?;
+        let size = self.scan_named("size", Kind::Number)?;
+        let forced_expire = self.scan_named("forced_expire", Kind::Number)?;
+        let sender = self.scan_named("sender", Kind::Text)?;
         // showq only ever names the five queues it scans.
         let queue = Queue::from_name(&String::from_utf8_lossy(&queue_name))
             .ok_or_else(Malformed::default)?;
@@ -175,29 +158,14 @@ impl<R: BufRead> ShowqClient<R> {
             }
         };
         if shape == ServerShape::WithOriginalRecipient {
-            self.scan_named("original_recipient", Kind::Text)
-                .map_err(Self::malformed)?;
+            self.scan_named("original_recipient", Kind::Text)?;
         }
-        let address = self
-            .scan_named("recipient", Kind::Text)
-            .map_err(Self::malformed)?;
+        let address = self.scan_named("recipient", Kind::Text)?;
         if shape == ServerShape::WithOriginalRecipient {
-            self.scan_named("log_class", Kind::Text)
-                .map_err(Self::malformed)?;
+            self.scan_named("log_class", Kind::Text)?;
         }
-        let reason = self
-            .scan_named("reason", Kind::Text)
-            .map_err(Self::malformed)?;
+        let reason = self.scan_named("reason", Kind::Text)?;
         Ok(Recipient { address, reason })
-    }
-
-    fn malformed(stop: ScanStop) -> Malformed {
-        match stop {
-            ScanStop::Warned(warning) => Malformed {
-                warning: Some(warning),
-            },
-            ScanStop::Short => Malformed::default(),
-        }
     }
 
     /// `attr_scan_more`: a NUL ends the current list (false); anything else means more.
@@ -220,16 +188,16 @@ impl<R: BufRead> ShowqClient<R> {
     }
 
     /// One wanted attribute under ATTR_FLAG_STRICT: the name must be the wanted one.
-    fn scan_named(&mut self, wanted: &str, kind: Kind) -> Result<Vec<u8>, ScanStop> {
+    fn scan_named(&mut self, wanted: &str, kind: Kind) -> Result<Vec<u8>, Malformed> {
         let name = self.read_string("input attribute name")?;
         if name.is_empty() {
-            return Err(ScanStop::Warned(format!(
+            return Err(Malformed::warning(format!(
                 "missing attribute {wanted} in input from {}",
                 self.name
             )));
         }
         if name != wanted.as_bytes() {
-            return Err(ScanStop::Warned(format!(
+            return Err(Malformed::warning(format!(
                 "unexpected attribute {} from {} (expecting: {wanted})",
                 String::from_utf8_lossy(&name),
                 self.name
@@ -239,7 +207,7 @@ impl<R: BufRead> ShowqClient<R> {
         match kind {
             Kind::Number => {
                 if parse_unsigned(&value).is_none() {
-                    return Err(ScanStop::Warned(format!(
+                    return Err(Malformed::warning(format!(
                         "malformed numerical data from {} while reading input attribute value: {}",
                         self.name,
                         String::from_utf8_lossy(&value[..value.len().min(100)])
@@ -253,20 +221,17 @@ impl<R: BufRead> ShowqClient<R> {
 
     /// `attr_scan0_string`: bytes up to a NUL; EOF before any byte or part way through each
     /// has its own warning.
-    fn read_string(&mut self, context: &str) -> Result<Vec<u8>, ScanStop> {
+    fn read_string(&mut self, context: &str) -> Result<Vec<u8>, Malformed> {
         let mut field = Vec::new();
-        let count = self
-            .stream
-            .read_until(0, &mut field)
-            .map_err(|_| ScanStop::Short)?;
+        let count = self.stream.read_until(0, &mut field)?;
         if count == 0 {
-            return Err(ScanStop::Warned(format!(
+            return Err(Malformed::warning(format!(
                 "premature end-of-input on {} while reading {context}",
                 self.name
             )));
         }
         if field.last() != Some(&0) {
-            return Err(ScanStop::Warned(format!(
+            return Err(Malformed::warning(format!(
                 "unexpected end-of-input from {} while reading {context}",
                 self.name
             )));
