@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -320,19 +320,6 @@ fn compare_built(
             command,
         );
         return (real_outcome, ours_outcome);
-    }
-}
-
-fn poll_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -1281,7 +1268,7 @@ impl FlushRig {
     fn wait_deferred(&self, ids: &[&str], site_id: &str) {
         let spool = &self.pf.spool;
         let flush_log = spool.join("flush/site_example");
-        let ok = poll_until(SETTLE_TIMEOUT, || {
+        let ok = wait_until(SETTLE_TIMEOUT, || {
             let in_deferred = queue_ids(spool, "deferred");
             ids.iter().all(|id| in_deferred.iter().any(|d| d == id))
                 && self.pf.count("active") == 0
@@ -1300,7 +1287,7 @@ impl FlushRig {
 
     /// Whether `id` reaches the sink within the delivery timeout.
     fn wait_delivered(&self, id: &str) -> bool {
-        poll_until(DELIVERY_TIMEOUT, || self.delivered(id))
+        wait_until(DELIVERY_TIMEOUT, || self.delivered(id))
     }
 }
 

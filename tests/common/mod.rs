@@ -558,7 +558,8 @@ fn process_alive(pid: i32) -> bool {
     }
 }
 
-fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+/// Polls `condition` until it holds or `timeout` passes; whether it held.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if condition() {
