@@ -8,6 +8,77 @@ pub enum Opt {
     Flag(char, Option<String>),
     /// An unknown option, or a missing argument; glibc's message is in `diagnostic`.
     Bad { diagnostic: String },
+    /// A long option (`--name`, `--name=value`, `--name value`) from [`getopt_long`].
+    Long(&'static str, Option<String>),
+}
+
+/// A long option a program accepts: its name and whether it takes a value.
+pub type LongOption = (&'static str, bool);
+
+/// [`getopt`] that also takes long options among the short ones, as glibc's `getopt_long`
+/// with a leading `+` does (no reordering; the first operand ends the options), with glibc's
+/// diagnostics. Names must be given in full.
+pub fn getopt_long(
+    program: &str,
+    args: &[String],
+    spec: &str,
+    longs: &[LongOption],
+) -> (Vec<Opt>, usize) {
+    let mut parsed = Vec::new();
+    let mut parser = Parser::new(program, args, spec);
+    loop {
+        let long = parser
+            .current_argument()
+            .and_then(|arg| arg.strip_prefix("--"))
+            .filter(|rest| !rest.is_empty());
+        let Some(long) = long else {
+            match parser.next_option() {
+                Some(Opt::Bad { diagnostic }) => {
+                    parsed.push(Opt::Bad { diagnostic });
+                    return (parsed, parser.operands_start());
+                }
+                Some(opt) => parsed.push(opt),
+                None => return (parsed, parser.operands_start()),
+            }
+            continue;
+        };
+        parser.skip_argument();
+        let (name, inline_value) = match long.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (long, None),
+        };
+        let Some(&(known, takes_value)) = longs.iter().find(|(known, _)| *known == name) else {
+            parsed.push(Opt::Bad {
+                diagnostic: format!("{program}: unrecognized option '--{name}'"),
+            });
+            return (parsed, parser.operands_start());
+        };
+        let bad = match (takes_value, inline_value) {
+            (true, Some(value)) => {
+                parsed.push(Opt::Long(known, Some(value)));
+                None
+            }
+            (true, None) => match parser.current_argument() {
+                Some(value) => {
+                    parsed.push(Opt::Long(known, Some(value.to_string())));
+                    parser.skip_argument();
+                    None
+                }
+                None => Some(format!("{program}: option '--{name}' requires an argument")),
+            },
+            (false, Some(_)) => Some(format!(
+                "{program}: option '--{name}' doesn't allow an argument"
+            )),
+            (false, None) => {
+                parsed.push(Opt::Long(known, None));
+                None
+            }
+        };
+        if let Some(diagnostic) = bad {
+            parsed.push(Opt::Bad { diagnostic });
+            return (parsed, parser.operands_start());
+        }
+    }
 }
 
 /// Parses `args` (without argv\[0]) against a getopt spec like `"c:fi:jps:v"`. Returns the
@@ -180,6 +251,53 @@ fn takes_argument(spec: &str, letter: char) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_options_mix_with_short_ones_until_the_first_operand() {
+        let longs = [("sender", true), ("dry-run", false)];
+        let (opts, operands) = getopt_long(
+            "postsuper",
+            &strings(&[
+                "-d",
+                "ALL",
+                "--sender=a@b",
+                "--dry-run",
+                "-h",
+                "X",
+                "deferred",
+                "--dry-run",
+            ]),
+            "c:d:h:",
+            &longs,
+        );
+        assert_eq!(
+            opts,
+            vec![
+                Opt::Flag('d', Some("ALL".into())),
+                Opt::Long("sender", Some("a@b".into())),
+                Opt::Long("dry-run", None),
+                Opt::Flag('h', Some("X".into())),
+            ]
+        );
+        assert_eq!(operands, 6);
+        let (opts, _) = getopt_long("p", &strings(&["--bogus"]), "d:", &longs);
+        assert_eq!(
+            opts,
+            vec![Opt::Bad {
+                diagnostic: "p: unrecognized option '--bogus'".into()
+            }]
+        );
+        let (opts, _) = getopt_long("p", &strings(&["--sender"]), "d:", &longs);
+        assert_eq!(
+            opts,
+            vec![Opt::Bad {
+                diagnostic: "p: option '--sender' requires an argument".into()
+            }]
+        );
+        let (opts, operands) = getopt_long("p", &strings(&["--", "--sender"]), "d:", &longs);
+        assert!(opts.is_empty());
+        assert_eq!(operands, 1);
+    }
 
     fn strings(args: &[&str]) -> Vec<String> {
         args.iter().map(|s| s.to_string()).collect()

@@ -3,6 +3,7 @@
 //! C `asctime` time stamps.
 
 pub mod getopt;
+pub mod maillog;
 pub mod output;
 pub mod startup;
 pub mod syslog;
@@ -20,6 +21,16 @@ pub enum Outcome {
         message: String,
         status: u8,
     },
+}
+
+/// A library fatal is a `fatal:` line and exit status 1, as Postfix's `msg_fatal`.
+impl From<postfix_queue::maintain::Fatal> for Outcome {
+    fn from(error: postfix_queue::maintain::Fatal) -> Self {
+        Outcome::Fatal {
+            message: error.0,
+            status: 1,
+        }
+    }
 }
 
 /// sysexits.h values the tools use.
@@ -61,10 +72,18 @@ impl Program {
     }
 
     fn emit(&self, level: &str, text: &str) {
-        let stdout = std::io::stdout();
-        let _guard = stdout.lock();
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "{}: {level}{text}", self.name);
+        {
+            let stdout = std::io::stdout();
+            let _guard = stdout.lock();
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "{}: {level}{text}", self.name);
+        }
+        // Like Postfix's msg_vprintf: stderr first, then the mail log; a log file that cannot
+        // be written is fatal there, and so here.
+        if let Err(fatal) = maillog::record(level.trim_end_matches(": "), text) {
+            let _ = writeln!(std::io::stderr(), "{}: fatal: {fatal}", self.name);
+            std::process::exit(1);
+        }
     }
 
     /// Turns an outcome into the exit status: the single place where that is decided.
@@ -74,7 +93,9 @@ impl Program {
             Outcome::Fatal { message, status } => {
                 let _ = std::io::stdout().flush();
                 self.emit("fatal: ", &message);
-                crate::syslog::log(self.name, &format!("fatal: {message}"));
+                if !maillog::installed() {
+                    crate::syslog::log(self.name, &format!("fatal: {message}"));
+                }
                 ExitCode::from(status)
             }
         }

@@ -107,7 +107,8 @@ fn plan(args: &[String]) -> Result<Plan, Outcome> {
                     &directory,
                 );
             }
-            Some(Opt::Flag(..)) => {}
+            // The plain parser never yields long options.
+            Some(Opt::Flag(..) | Opt::Long(..)) => {}
         }
     }
     let directory = config_directory(None);
@@ -157,6 +158,7 @@ fn plan(args: &[String]) -> Result<Plan, Outcome> {
                 return Err(fatal("usage: mailq [options]"));
             }
             Opt::Flag(letter, value) => (letter, value.unwrap_or_default()),
+            Opt::Long(..) => continue,
         };
         let first = value.chars().next();
         match letter {

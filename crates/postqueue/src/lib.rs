@@ -85,7 +85,7 @@ fn main(args: &[String]) -> Outcome {
                 site_to_flush = site;
                 Mode::FlushSite
             }
-            Opt::Flag(..) => return fatal(USAGE),
+            Opt::Flag(..) | Opt::Long(..) => return fatal(USAGE),
         };
         if mode.is_some() {
             return fatal(USAGE);
