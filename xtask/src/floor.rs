@@ -1,9 +1,16 @@
-//! The benchmark's read floor: the least work any queue lister must do — list every queue and
-//! defer-log directory, then open and read each file (to the end, or only its first block, as
-//! a lister that stops at the envelope needs) — on 1 or N threads.
+//! The benchmark's floors: the least work a queue tool must do, done in process on 1 or N
+//! threads, so the figure is the kernel's cost, not ours (perf-anchors.md "Scan floors" and
+//! "postsuper and the mutation floors", after shared/tools/queue-floor.c).
 //!
-//! Files are opened with openat(2) relative to their directory and read into one reused
-//! buffer, so the figure is the kernel's cost, not ours (perf-anchors.md "Scan floors").
+//! - read: list every queue and defer-log directory, then open and read each file (to the end,
+//!   or only its first block, as a lister that stops at the envelope needs);
+//! - unlink: `unlinkat` every file of the queues `postsuper -d ALL` empties;
+//! - rename: `renameat` every queue file of some queues into another queue (flat, like hold/
+//!   and maildrop/, or hashed, like deferred/), as `postsuper -h/-H/-r ALL` do.
+//!
+//! Directories are the work items (one per flat queue and one per hash subdirectory, handed out
+//! in turn so two threads share a big queue); files are found with readdir's `d_type` (no stat)
+//! and reached with `openat`/`unlinkat`/`renameat` relative to their directory's fd.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -13,11 +20,17 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use postfix_queue::queue_id::{hash_key, is_valid_queue_id};
 
 /// The directories a listing reads: every queue showq lists, and the defer logs.
 const DIRECTORIES: &[&str] = &[
     "maildrop", "active", "incoming", "deferred", "hold", "defer",
+];
+
+/// What `postsuper -d ALL` empties: its default queue list (trace/ is not in it).
+pub const DELETE_ALL_QUEUES: &[&str] = &[
+    "defer", "bounce", "maildrop", "incoming", "active", "deferred", "hold", "flush",
 ];
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -29,53 +42,177 @@ pub struct FloorCount {
 /// Reads every file under the queue directories of `spool` on `threads` threads: to the end,
 /// or only the first `limit` bytes (one read) when `limit` is given.
 pub fn read_all(spool: &Path, threads: usize, limit: Option<usize>) -> Result<FloorCount> {
-    // Work items are directories: one per flat queue and one per hash subdirectory, handed out
-    // in turn so two threads share a big queue.
-    let mut directories = Vec::new();
-    for name in DIRECTORIES {
-        let top = spool.join(name);
-        let entries = match std::fs::read_dir(&top) {
-            Ok(entries) => entries,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
-            Err(error) => return Err(error).with_context(|| format!("list {}", top.display())),
-        };
-        directories.push(top.clone());
-        for entry in entries {
+    let directories = list_directories(spool, DIRECTORIES)?;
+    let parts = on_threads(&directories, threads, |directories| {
+        let mut count = FloorCount::default();
+        let mut buffer = vec![0u8; limit.unwrap_or(64 * 1024)];
+        while let Some(directory) = directories.next() {
+            read_directory(directory, &mut buffer, limit.is_some(), &mut count)
+                .with_context(|| format!("read {}", directory.display()))?;
+        }
+        Ok(count)
+    })?;
+    Ok(parts.iter().fold(FloorCount::default(), |total, part| FloorCount {
+        files: total.files + part.files,
+        bytes: total.bytes + part.bytes,
+    }))
+}
+
+/// Unlinks every file (anything but a directory) under the `queues` of `spool`, subdirectories
+/// included, on `threads` threads; returns how many were removed.
+pub fn unlink_all(spool: &Path, queues: &[&str], threads: usize) -> Result<u64> {
+    let directories = list_directories(spool, queues)?;
+    let parts = on_threads(&directories, threads, |directories| {
+        let mut removed = 0;
+        while let Some(directory) = directories.next() {
+            for_each_file(directory, |dirfd, name| {
+                // SAFETY: dirfd is open during the call; name is NUL-terminated.
+                if unsafe { libc::unlinkat(dirfd, name.as_ptr(), 0) } == 0 {
+                    removed += 1;
+                    return Ok(());
+                }
+                ignore_not_found(io::Error::last_os_error())
+                    .with_context(|| format!("unlink {name:?} in {}", directory.display()))
+            })?;
+        }
+        Ok(removed)
+    })?;
+    Ok(parts.iter().sum())
+}
+
+/// Renames every file with a valid queue ID under the `sources` queues of `spool` (their
+/// subdirectories included) into queue `target`, on `threads` threads; returns how many were
+/// moved. A hashed target gets one level of subdirectories, named after the first character of
+/// the ID's hash key (hash_queue_depth = 1); they must exist already, as they do in a queue
+/// Postfix (or gen-queue) set up.
+pub fn rename_all(
+    spool: &Path,
+    sources: &[&str],
+    target: &str,
+    target_hashed: bool,
+    threads: usize,
+) -> Result<u64> {
+    let target_directory = spool.join(target);
+    let target_handle = File::open(&target_directory)
+        .with_context(|| format!("open {}", target_directory.display()))?;
+    // Subdirectory fds by their one-character name; a flat target uses its own fd.
+    let mut subdirectories: Vec<Option<File>> = (0..256).map(|_| None).collect();
+    if target_hashed {
+        for entry in std::fs::read_dir(&target_directory)? {
             let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                push_tree(&entry.path(), &mut directories)?;
+            let name = entry.file_name();
+            if let [byte] = name.as_bytes() {
+                if entry.file_type()?.is_dir() {
+                    subdirectories[usize::from(*byte)] = Some(File::open(entry.path())?);
+                }
             }
         }
     }
-    let next = AtomicUsize::new(0);
-    let threads = threads.max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| -> Result<FloorCount> {
-                    let mut count = FloorCount::default();
-                    let mut buffer = vec![0u8; limit.unwrap_or(64 * 1024)];
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(directory) = directories.get(index) else {
-                            return Ok(count);
-                        };
-                        read_directory(directory, &mut buffer, limit.is_some(), &mut count)
-                            .with_context(|| format!("read {}", directory.display()))?;
+    let directories = list_directories(spool, sources)?;
+    let parts = on_threads(&directories, threads, |directories| {
+        let mut moved = 0;
+        while let Some(directory) = directories.next() {
+            for_each_file(directory, |dirfd, name| {
+                let bytes = name.to_bytes();
+                if !is_valid_queue_id(bytes) {
+                    return Ok(());
+                }
+                let target_fd = if target_hashed {
+                    let key = hash_key(bytes)[0];
+                    match &subdirectories[usize::from(key)] {
+                        Some(handle) => handle.as_raw_fd(),
+                        None => bail!("{target}/{} does not exist", char::from(key)),
                     }
+                } else {
+                    target_handle.as_raw_fd()
+                };
+                // SAFETY: both fds are open during the call; name is NUL-terminated.
+                if unsafe { libc::renameat(dirfd, name.as_ptr(), target_fd, name.as_ptr()) } == 0 {
+                    moved += 1;
+                    return Ok(());
+                }
+                ignore_not_found(io::Error::last_os_error()).with_context(|| {
+                    format!("rename {name:?} from {} to {target}", directory.display())
+                })
+            })?;
+        }
+        Ok(moved)
+    })?;
+    Ok(parts.iter().sum())
+}
+
+/// A file that vanished meanwhile is no error (Postfix's tools treat it the same way).
+fn ignore_not_found(error: io::Error) -> io::Result<()> {
+    if error.kind() == io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(error)
+    }
+}
+
+/// Every directory under the `queues` of `spool` (missing queues are skipped): the queue
+/// directories themselves and their subdirectories, each a work item.
+fn list_directories(spool: &Path, queues: &[&str]) -> Result<Vec<PathBuf>> {
+    let mut directories = Vec::new();
+    for name in queues {
+        let top = spool.join(name);
+        match std::fs::symlink_metadata(&top) {
+            Ok(metadata) if metadata.is_dir() => push_tree(&top, &mut directories)
+                .with_context(|| format!("list {}", top.display()))?,
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error).with_context(|| format!("list {}", top.display())),
+        }
+    }
+    Ok(directories)
+}
+
+/// Runs `work` on `threads` threads; each takes directories from one shared queue (a work item
+/// at a time) until none is left. Returns each thread's result.
+fn on_threads<T: Send>(
+    directories: &[PathBuf],
+    threads: usize,
+    work: impl Fn(&mut dyn Iterator<Item = &PathBuf>) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut items = std::iter::from_fn(|| {
+                        directories.get(next.fetch_add(1, Ordering::Relaxed))
+                    });
+                    work(&mut items)
                 })
             })
             .collect();
-        let mut total = FloorCount::default();
-        for worker in workers {
-            let part = worker
-                .join()
-                .map_err(|_| anyhow::anyhow!("a floor thread panicked"))??;
-            total.files += part.files;
-            total.bytes += part.bytes;
-        }
-        Ok(total)
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a floor thread panicked"))?
+            })
+            .collect()
     })
+}
+
+/// Calls `each(dirfd, name)` for every entry of `directory` that is not a directory, by
+/// readdir's `d_type` (no stat per file).
+fn for_each_file(
+    directory: &Path,
+    mut each: impl FnMut(libc::c_int, &CString) -> Result<()>,
+) -> Result<()> {
+    let handle = File::open(directory)?;
+    for entry in std::fs::read_dir(directory)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            continue;
+        }
+        let name = CString::new(entry.file_name().as_bytes())?;
+        each(handle.as_raw_fd(), &name)?;
+    }
+    Ok(())
 }
 
 /// Adds `directory` and its subdirectories (hash levels deeper than one).

@@ -1103,7 +1103,9 @@ mod tests {
         assert_eq!(inode_of_name(b"123450x1F"), Some((0x1F, false)));
         assert_eq!(inode_of_name(b"12345G"), None);
         assert_eq!(inode_of_name(b"4jcwSV5FMMz1SRl7"), Some((10010644, true)));
-        assert_eq!(inode_of_name(b"4jcwSV5FMMz1SRlz"), None);
+        assert_eq!(inode_of_name(b"4jcwSV5FMMz1SR_7"), None);
+        // The last `z` is the separator, even at the very end: an empty inode reads as 0.
+        assert_eq!(inode_of_name(b"4jcwSV5FMMz1SRlz"), Some((0, true)));
     }
 
     #[test]
