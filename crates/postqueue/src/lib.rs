@@ -16,11 +16,14 @@ use postfix_queue::error::strerror;
 use postfix_queue::identity::{user_acl_permits, ReaderIdentity};
 use postfix_queue::queue_id::is_valid_queue_id;
 use postfix_queue::scan::{scan_prepared, ScanEvent};
+use postfix_queue::select::{
+    compile, normalise_domain, open_queue_file, parse_duration, parse_size, read_headers, Selection,
+};
 use postfix_queue::showq::ShowqClient;
 use postfix_queue::trigger::{valid_hostname, valid_mailhost_literal};
 use postfix_queue::walk::ShowqWalk;
 use postfix_queue::{Layout, ShowqSettings};
-use postfix_queue_cli::getopt::{getopt, Opt};
+use postfix_queue_cli::getopt::{getopt_long, LongOption, Opt};
 use postfix_queue_cli::output::{Output, WriteStop};
 use postfix_queue_cli::startup::{enter_queue_directory, read_config, untrusted};
 use postfix_queue_cli::status::EX_UNAVAILABLE;
@@ -31,6 +34,19 @@ pub use render::{Listing, ListingFormat};
 const PROGRAM: Program = Program::new("postqueue");
 const USAGE: &str =
     "usage: postqueue -f | postqueue -i queueid | postqueue -j | postqueue -p | postqueue -s site";
+/// Our extensions: selection for the listing (long options only, so that no Postfix command
+/// line changes meaning).
+const LONG_OPTIONS: [LongOption; 9] = [
+    ("sender", true),
+    ("recipient", true),
+    ("domain", true),
+    ("older-than", true),
+    ("newer-than", true),
+    ("min-size", true),
+    ("max-size", true),
+    ("reason", true),
+    ("header", true),
+];
 /// Our own option, for tests and benchmarks: the number of parse threads (1 = sequential).
 const THREADS_VARIABLE: &str = "POSTQUEUE_THREADS";
 
@@ -57,7 +73,9 @@ fn fatal(message: impl Into<String>) -> Outcome {
 }
 
 fn main(args: &[String]) -> Outcome {
-    let (options, operands) = getopt(PROGRAM.name, args, "c:fi:jps:v");
+    let (options, operands) = getopt_long(PROGRAM.name, args, "c:fi:jps:v", &LONG_OPTIONS);
+    let mut selection = Selection::default();
+    let mut selection_problem: Option<String> = None;
     let mut mode: Option<Mode> = None;
     let mut config_dir: Option<PathBuf> = None;
     let mut site_to_flush: Option<String> = None;
@@ -85,7 +103,13 @@ fn main(args: &[String]) -> Outcome {
                 site_to_flush = site;
                 Mode::FlushSite
             }
-            Opt::Flag(..) | Opt::Long(..) => return fatal(USAGE),
+            Opt::Long(name, value) => {
+                if let Err(problem) = select_by(&mut selection, name, &value.unwrap_or_default()) {
+                    selection_problem.get_or_insert(problem);
+                }
+                continue;
+            }
+            Opt::Flag(..) => return fatal(USAGE),
         };
         if mode.is_some() {
             return fatal(USAGE);
@@ -94,6 +118,12 @@ fn main(args: &[String]) -> Outcome {
     }
     if operands < args.len() {
         return fatal(USAGE);
+    }
+    if let Some(problem) = selection_problem {
+        return fatal(problem);
+    }
+    if !selection.is_empty() && !matches!(mode, Some(Mode::List(_))) {
+        return fatal("selection options work with -p and -j only");
     }
     let directory = config_directory(config_dir.as_deref());
     let config = match read_config(&PROGRAM, &directory, EX_UNAVAILABLE, untrusted()) {
@@ -127,7 +157,7 @@ fn main(args: &[String]) -> Outcome {
     }
     match mode {
         None => fatal(USAGE),
-        Some(Mode::List(format)) => show_queue(&config, format),
+        Some(Mode::List(format)) => show_queue(&config, format, &selection),
         Some(Mode::FlushQueue) => flush::flush_queue(&config),
         Some(Mode::FlushSite) => {
             flush::flush_site(&config, site_to_flush.as_deref().unwrap_or_default())
@@ -136,6 +166,55 @@ fn main(args: &[String]) -> Outcome {
             flush::flush_file(&config, id_to_flush.as_deref().unwrap_or_default())
         }
     }
+}
+
+/// One selection option (`--sender REGEX`, ...) into `selection`.
+fn select_by(selection: &mut Selection, name: &str, value: &str) -> Result<(), String> {
+    let option = format!("--{name}");
+    match name {
+        "sender" => selection.sender = Some(compile(&option, value)?),
+        "recipient" => selection.recipient = Some(compile(&option, value)?),
+        "reason" => selection.reason = Some(compile(&option, value)?),
+        "header" => selection.header = Some(compile(&option, value)?),
+        "domain" => selection.domain = Some(normalise_domain(value)?),
+        "older-than" => selection.older_than = Some(parse_duration(value)?),
+        "newer-than" => selection.newer_than = Some(parse_duration(value)?),
+        "min-size" => selection.min_size = Some(parse_size(value)?),
+        "max-size" => selection.max_size = Some(parse_size(value)?),
+        _ => return Err(format!("unknown option {option}")),
+    }
+    Ok(())
+}
+
+/// Whether a listed entry passes the selection; `--header` reads the file itself.
+fn selected(
+    selection: &Selection,
+    layout: Option<&Layout>,
+    entry: &postfix_queue::Entry,
+    now: i64,
+    empty_address: &[u8],
+) -> bool {
+    if !selection.matches_envelope(entry, now, empty_address) {
+        return false;
+    }
+    if !selection.needs_headers() {
+        return true;
+    }
+    let Some(layout) = layout else {
+        return false;
+    };
+    let path = layout.relative_path(entry.queue.name(), &entry.id);
+    use std::os::unix::ffi::OsStrExt;
+    open_queue_file(layout, path.as_os_str().as_bytes())
+        .and_then(|file| read_headers(&file))
+        .is_some_and(|headers| selection.matches_headers(&headers))
+}
+
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// `%.100s%s`: the first 100 bytes, and `...` when there was more.
@@ -168,7 +247,7 @@ fn check_acl(config: &Config, parameter: &str, refusal: &str) -> Result<(), Outc
 
 /// The listing: as root or the mail owner, read the queue files directly. First see whether
 /// showq answers, because real postqueue warns when it does not.
-fn show_queue(config: &Config, format: ListingFormat) -> Outcome {
+fn show_queue(config: &Config, format: ListingFormat, selection: &Selection) -> Outcome {
     if let Err(outcome) = check_acl(config, "authorized_mailq_users", "view the mail queue") {
         return outcome;
     }
@@ -186,7 +265,14 @@ fn show_queue(config: &Config, format: ListingFormat) -> Outcome {
         UnixStream::connect(&socket).map(Some)
     };
     match answer {
-        Ok(Some(stream)) => return list_from_showq(config, format, stream),
+        Ok(Some(stream)) => {
+            if selection.needs_headers() {
+                return fatal(
+                    "--header needs to read the queue files: run it as root or as the mail owner",
+                );
+            }
+            return list_from_showq(config, format, stream, selection);
+        }
         Ok(None) => {}
         Err(error) if matches!(error.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
             return fatal(format!(
@@ -248,7 +334,21 @@ fn show_queue(config: &Config, format: ListingFormat) -> Outcome {
     let walk = ShowqWalk::new(&layout);
     // Each entry is rendered on the worker that read it; this thread only adds separators,
     // counts and writes.
-    let prepare = |entry: postfix_queue::Entry| render::render(format, long_ids, &entry);
+    let now = now_seconds();
+    let prepare = |entry: postfix_queue::Entry| {
+        if !selection.is_empty()
+            && !selected(
+                selection,
+                Some(&layout),
+                &entry,
+                now,
+                &settings.empty_address,
+            )
+        {
+            return None;
+        }
+        Some(render::render(format, long_ids, &entry))
+    };
     let scanned = scan_prepared(
         &layout,
         &settings,
@@ -298,7 +398,12 @@ fn can_read_queue_directly(config: &Config) -> bool {
 }
 
 /// The listing as the showq daemon sends it, for users who cannot read the queue.
-fn list_from_showq(config: &Config, format: ListingFormat, stream: UnixStream) -> Outcome {
+fn list_from_showq(
+    config: &Config,
+    format: ListingFormat,
+    stream: UnixStream,
+    selection: &Selection,
+) -> Outcome {
     // The group was needed to reach public/showq; the open connection is all we need now.
     if let Err(error) = postfix_queue_cli::startup::drop_group_privilege() {
         return fatal(format!("setresgid: {}", strerror(&error)));
@@ -308,6 +413,8 @@ fn list_from_showq(config: &Config, format: ListingFormat, stream: UnixStream) -
     let mut output = Output::new();
     let mut listing = Listing::new(format, long_ids);
     let stream_name = format!("public/{} socket", config.get("showq_service_name"));
+    let now = now_seconds();
+    let empty_address = config.get("empty_address_recipient").into_bytes();
     let mut client =
         match ShowqClient::new(std::io::BufReader::new(stream), utf8_enabled, &stream_name) {
             Ok(client) => client,
@@ -316,6 +423,10 @@ fn list_from_showq(config: &Config, format: ListingFormat, stream: UnixStream) -
     loop {
         match client.next_entry() {
             Ok(Some(entry)) => {
+                if !selection.is_empty() && !selected(selection, None, &entry, now, &empty_address)
+                {
+                    continue;
+                }
                 listing.entry(output.buffer(), &entry);
                 if let Err(stop) = output.maybe_flush() {
                     return write_outcome(stop);

@@ -228,24 +228,25 @@ pub fn scan(
     threads: usize,
     sink: impl FnMut(ScanEvent) -> ControlFlow<()>,
 ) -> Result<(), Error> {
-    scan_prepared(layout, settings, walk, threads, |entry| entry, sink)
+    scan_prepared(layout, settings, walk, threads, Some, sink)
 }
 
-/// [`scan`], with `prepare` applied to each entry on the worker threads (e.g. rendering it),
-/// so that the calling thread only has to hand the results on in order.
+/// [`scan`], with `prepare` applied to each entry on the worker threads (e.g. filtering and
+/// rendering it; `None` drops the entry), so that the calling thread only has to hand the
+/// results on in order.
 pub fn scan_prepared<T: Send>(
     layout: &Layout,
     settings: &ShowqSettings,
     walk: ShowqWalk,
     threads: usize,
-    prepare: impl Fn(Entry) -> T + Sync,
+    prepare: impl Fn(Entry) -> Option<T> + Sync,
     mut sink: impl FnMut(ScanEvent<T>) -> ControlFlow<()>,
 ) -> Result<(), Error> {
     let context = ScanContext::new(layout, settings);
     let inspect_and_prepare = |candidate: &Candidate| {
         let inspection = inspect(&context, candidate);
         Prepared {
-            item: inspection.entry.map(&prepare),
+            item: inspection.entry.and_then(&prepare),
             warnings: inspection.warnings,
         }
     };

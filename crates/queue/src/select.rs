@@ -189,7 +189,13 @@ pub fn parse_size(text: &str) -> Result<i64, String> {
 
 /// A regular expression for one of the options; the error names the option.
 pub fn compile(option: &str, pattern: &str) -> Result<Regex, String> {
-    Regex::new(pattern).map_err(|error| format!("bad regular expression for {option}: {error}"))
+    Regex::new(pattern).map_err(|error| {
+        // The regex crate explains syntax errors over several lines; its last line says what.
+        let text = error.to_string();
+        let why = text.lines().last().unwrap_or_default();
+        let why = why.strip_prefix("error: ").unwrap_or(why);
+        format!("bad regular expression for {option}: \"{pattern}\": {why}")
+    })
 }
 
 /// One message file, read by path: what the listing shows, plus what identifies this very
