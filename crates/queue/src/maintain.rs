@@ -442,7 +442,8 @@ impl<'a> Maintenance<'a> {
         Some((path, metadata))
     }
 
-    /// The live-queue guard's verdict on a message file about to be changed by `operation`.
+    /// The live-queue guard's verdict on a message file about to be changed by `operation`:
+    /// false (with a warning, counted) when it must be left alone.
     fn guard(
         &mut self,
         queue: &str,
@@ -450,24 +451,14 @@ impl<'a> Maintenance<'a> {
         metadata: &Metadata,
         operation: Operation,
     ) -> bool {
-        let Some(live) = &self.live else {
-            return true;
-        };
-        let in_delivery = queue == "active"
-            && matches!(operation, Operation::Delete | Operation::Requeue)
-            && live.in_delivery(metadata);
-        let incomplete = metadata.mode() & 0o700 != READY;
-        if !in_delivery && !incomplete {
-            return true;
+        match leave_alone(self.live.as_ref(), queue, path, metadata, operation) {
+            None => true,
+            Some(warning) => {
+                self.counters.left_alone += 1;
+                self.warn(warning);
+                false
+            }
         }
-        let why = if in_delivery {
-            "being delivered"
-        } else {
-            "still being written"
-        };
-        self.counters.left_alone += 1;
-        self.warn(format!("{}: {why}, left alone", show(path)));
-        false
     }
 
     // --------------------------------------------------------------------------------------
@@ -645,16 +636,26 @@ impl<'a> Maintenance<'a> {
                 strerror(&error)
             ))
         })?;
+        // -d ALL unlinks runs of plain entries on all cores (unlink is the slow part, and the
+        // kernel does it faster from two threads); everything else goes one by one.
+        let parallel_delete = step.mass == Some(Operation::Delete);
+        let mut batch: Vec<Vec<u8>> = Vec::new();
         for name in names {
             if name.len() == 1 && step.info.recurse {
+                self.delete_batch(step, directory, &mut batch)?;
                 let mut subdirectory = directory.to_vec();
                 subdirectory.push(b'/');
                 subdirectory.extend_from_slice(&name);
                 self.walk_directory(step, &subdirectory, depth + 1)?;
                 continue;
             }
-            self.walk_entry(step, directory, name)?;
+            if parallel_delete {
+                batch.push(name);
+            } else {
+                self.walk_entry(step, directory, name)?;
+            }
         }
+        self.delete_batch(step, directory, &mut batch)?;
         if depth > 0 && depth > step.wanted_depth {
             if let Err(error) = std::fs::remove_dir(std::ffi::OsStr::from_bytes(directory)) {
                 if error.raw_os_error() != Some(libc::ENOENT) {
@@ -664,6 +665,48 @@ impl<'a> Maintenance<'a> {
                         strerror(&error)
                     )));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rules 1 and 2 of `-d ALL` for a run of entries of one directory, in parallel; the
+    /// outcomes are applied (counted, warned about) in readdir order.
+    fn delete_batch(
+        &mut self,
+        step: &WalkStep<'_>,
+        directory: &[u8],
+        batch: &mut Vec<Vec<u8>>,
+    ) -> Result<(), Fatal> {
+        use rayon::prelude::*;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let live = self.live.as_ref();
+        let work = |name: &Vec<u8>| {
+            delete_entry(directory, name, step.queue, step.info.message_queue, live)
+        };
+        let outcomes: Vec<Deletion> = if batch.len() >= PARALLEL_DELETE_MIN {
+            batch.par_iter().map(work).collect()
+        } else {
+            batch.iter().map(work).collect()
+        };
+        let before = self.visited;
+        self.visited += batch.len() as u64;
+        if self.visited / PROGRESS_STEP != before / PROGRESS_STEP {
+            (self.notify)(Notice::Progress(self.visited));
+        }
+        batch.clear();
+        for outcome in outcomes {
+            match outcome {
+                Deletion::Counted => self.counters.deleted += 1,
+                Deletion::Quiet => {}
+                Deletion::Warning(text) => self.warn(text),
+                Deletion::LeftAlone(text) => {
+                    self.counters.left_alone += 1;
+                    self.warn(text);
+                }
+                Deletion::Fatal(fatal) => return Err(fatal),
             }
         }
         Ok(())
@@ -701,16 +744,7 @@ impl<'a> Maintenance<'a> {
             }
             return Ok(());
         }
-        // 2. -d ALL removes everything it meets.
-        if step.mass == Some(Operation::Delete) {
-            if message_queue && !self.guard(queue, &actual_path, &metadata, Operation::Delete) {
-                return Ok(());
-            }
-            if self.remove(&actual_path)? && message_queue && ready {
-                self.counters.deleted += 1;
-            }
-            return Ok(());
-        }
+        // 2. -d ALL removes everything it meets: see `delete_batch`, which takes its entries.
         // 3. Non-files always go; stale temporary files go with -p.
         if !metadata.file_type().is_file()
             || (step.repair.purge
@@ -872,6 +906,83 @@ impl<'a> Maintenance<'a> {
         self.rename(actual_path, &new_path)?;
         Ok(())
     }
+}
+
+/// Entries in a run before `-d ALL` spreads the unlinks over threads.
+const PARALLEL_DELETE_MIN: usize = 64;
+
+/// What `-d ALL` did with one entry.
+enum Deletion {
+    /// A complete message file was removed.
+    Counted,
+    /// Removed (not a message), or already gone.
+    Quiet,
+    Warning(String),
+    LeftAlone(String),
+    Fatal(Fatal),
+}
+
+/// `-d ALL` for one entry (spec §1.6 rules 1-2): directories are rmdir'ed, everything else
+/// unlinked; complete message files count.
+fn delete_entry(
+    directory: &[u8],
+    name: &[u8],
+    queue: &str,
+    message_queue: bool,
+    live: Option<&LiveQueue>,
+) -> Deletion {
+    let path = join(directory, name);
+    let os_path = std::ffi::OsStr::from_bytes(&path);
+    let Ok(metadata) = std::fs::symlink_metadata(os_path) else {
+        return Deletion::Quiet;
+    };
+    if metadata.file_type().is_dir() {
+        return match std::fs::remove_dir(os_path) {
+            Err(error) if error.raw_os_error() != Some(libc::ENOENT) => Deletion::Warning(format!(
+                "remove subdirectory {}: {}",
+                show(&path),
+                strerror(&error)
+            )),
+            _ => Deletion::Quiet,
+        };
+    }
+    if message_queue {
+        if let Some(warning) = leave_alone(live, queue, &path, &metadata, Operation::Delete) {
+            return Deletion::LeftAlone(warning);
+        }
+    }
+    match unlink(&path) {
+        Ok(()) if message_queue && metadata.mode() & 0o700 == READY => Deletion::Counted,
+        Ok(()) => Deletion::Quiet,
+        Err(error) if error.raw_os_error() == Some(libc::ENOENT) => Deletion::Quiet,
+        Err(error) => Deletion::Fatal(Fatal(format!(
+            "remove file {}: {}",
+            show(&path),
+            strerror(&error)
+        ))),
+    }
+}
+
+/// The live-queue guard (see [`LiveQueue`]): why a message file must be left alone, if so.
+fn leave_alone(
+    live: Option<&LiveQueue>,
+    queue: &str,
+    path: &[u8],
+    metadata: &Metadata,
+    operation: Operation,
+) -> Option<String> {
+    let live = live?;
+    let in_delivery = queue == "active"
+        && matches!(operation, Operation::Delete | Operation::Requeue)
+        && live.in_delivery(metadata);
+    let why = if in_delivery {
+        "being delivered"
+    } else if metadata.mode() & 0o700 != READY {
+        "still being written"
+    } else {
+        return None;
+    };
+    Some(format!("{}: {why}, left alone", show(path)))
 }
 
 struct WalkStep<'q> {
