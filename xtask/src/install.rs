@@ -16,6 +16,9 @@ use anyhow::{bail, Context, Result};
 
 /// Where each tool goes under the prefix, as Debian places Postfix's.
 const TOOLS: &[(&str, &str)] = &[("postqueue", "sbin"), ("mailq", "bin")];
+/// Root-only tools: installed 0755 root:root, like Postfix's postsuper (no set-id bits; it
+/// refuses to run set-uid anyway).
+const ROOT_TOOLS: &[(&str, &str)] = &[("postsuper", "sbin")];
 /// root, group postdrop, set-gid, read and execute for all: Postfix's postqueue mode.
 const SETGID_MODE: u32 = 0o2555;
 
@@ -66,6 +69,11 @@ pub fn run(args: &[String]) -> Result<()> {
                 "0755".into()
             }
         );
+    }
+    for (tool, directory) in ROOT_TOOLS {
+        let target = options.prefix.join(directory).join(tool);
+        install_file(&release.join(tool), &target, None)?;
+        println!("install: {} (0755)", target.display());
     }
     if !options.setgid {
         println!("install: not set-gid: only root and the mail owner can list the queue with these copies");
