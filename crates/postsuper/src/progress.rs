@@ -29,7 +29,7 @@ fn bar(length: u64, message: &'static str) -> Option<ProgressBar> {
         return None;
     }
     let bar = ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+    let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} (eta {eta})")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
     bar.set_style(style);
@@ -54,7 +54,7 @@ pub fn start_walk(operation: Operation) {
         return;
     }
     let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-    let style = ProgressStyle::with_template("{spinner} {msg}: {pos} files ({per_sec})")
+    let style = ProgressStyle::with_template("{spinner} {msg}: {pos} entries ({elapsed})")
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
     spinner.set_style(style);
     spinner.set_message(format!("postsuper: {operation:?} ALL").to_lowercase());
