@@ -61,7 +61,11 @@ pub fn install(config: &Config, program: &str) -> Result<(), String> {
         let socket = UnixDatagram::unbound()
             .ok()
             .filter(|socket| socket.connect(&socket_path).is_ok());
-        let hostname = config.get("myhostname");
+        // myhostname defaults to the system's host name, as in Postfix.
+        let mut hostname = config.get("myhostname");
+        if hostname.is_empty() {
+            hostname = system_hostname();
+        }
         let hostname = hostname.split('.').next().unwrap_or_default().to_string();
         Target::Postlog {
             socket,
@@ -122,21 +126,30 @@ pub fn record(level: &str, text: &str) -> Result<(), String> {
     }
 }
 
-/// `logwriter_one_shot`: open (creating it 0600), append the line, close.
+/// `logwriter_one_shot`: open the file (or create it, exclusively, mode 0600, as Postfix's
+/// `safe_open` does, mode 0644 before the umask), append the line, close.
 fn append(file: &PathBuf, line: &str) -> Result<(), String> {
-    let mut handle = std::fs::OpenOptions::new()
+    let open_failed = |what: &str, error: std::io::Error| {
+        format!(
+            "open logfile '{}': {what}: {}",
+            file.display(),
+            strerror(&error)
+        )
+    };
+    let existing = std::fs::OpenOptions::new()
         .append(true)
-        .create(true)
-        .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
-        .open(file)
-        .map_err(|error| {
-            format!(
-                "open logfile '{}': cannot open file: {}",
-                file.display(),
-                strerror(&error)
-            )
-        })?;
+        .open(file);
+    let mut handle = match existing {
+        Ok(handle) => handle,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => std::fs::OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(file)
+            .map_err(|error| open_failed("cannot create file exclusively", error))?,
+        Err(error) => return Err(open_failed("cannot open file", error)),
+    };
     handle
         .write_all(format!("{line}\n").as_bytes())
         .map_err(|error| {
@@ -146,6 +159,16 @@ fn append(file: &PathBuf, line: &str) -> Result<(), String> {
                 strerror(&error)
             )
         })
+}
+
+fn system_hostname() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: gethostname writes at most `len` bytes into the buffer.
+    if unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } != 0 {
+        return String::new();
+    }
+    let length = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+    String::from_utf8_lossy(&buffer[..length]).into_owned()
 }
 
 /// `%b %d %H:%M:%S` in local time, as msg_logger stamps each line.
