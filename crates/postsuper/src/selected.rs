@@ -80,6 +80,10 @@ pub(crate) fn run(
             }
         }
     }
+    // The same message named twice (an ID repeated on stdin) is one candidate: a dry run must
+    // list what a real run would do, and a real run acts once.
+    let mut seen = std::collections::HashSet::new();
+    candidates.retain(|candidate| seen.insert(candidate.path.clone()));
     let selected = select(request, maintenance, &settings, candidates);
     act(request, maintenance, operation, selected)
 }
@@ -176,9 +180,12 @@ fn act(
     let mut would_release = 0usize;
     let mut changed = 0usize;
     let bar = progress::acting(selected.len() as u64);
-    for (candidate, examined) in selected {
+    for (done, (candidate, examined)) in selected.into_iter().enumerate() {
         if let Some(bar) = &bar {
             bar.inc(1);
+        }
+        if done % 256 == 0 {
+            maintenance.refresh_live();
         }
         let id = show(&candidate.id);
         let result = if request.dry_run {
@@ -274,4 +281,87 @@ fn now_seconds() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postfix_queue::writer::{build_queue_file, FileStyle, MessageSpec, RecipientSpec};
+    use postfix_queue::Layout;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn queue_file(arrival: i64) -> Vec<u8> {
+        build_queue_file(&MessageSpec {
+            arrival_seconds: arrival,
+            arrival_microseconds: 5,
+            sender: b"a@example.org".to_vec(),
+            recipients: vec![RecipientSpec::live("b@example.com")],
+            extracted_recipients: Vec::new(),
+            content: b"Subject: x\n\nbody\n".to_vec(),
+            style: FileStyle::Cleanup,
+        })
+        .bytes
+    }
+
+    fn write(path: &std::path::Path, bytes: &[u8], mode: u32) {
+        std::fs::write(path, bytes).expect("write");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+
+    #[test]
+    fn a_file_is_still_the_same_only_with_the_same_inode_arrival_and_completeness() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ABCDE12345");
+        write(&path, &queue_file(1_700_000_000), 0o700);
+        let layout = Layout::new(dir.path(), &[], 1);
+        let settings = ShowqSettings {
+            empty_address: b"MAILER-DAEMON".to_vec(),
+            utf8_enabled: true,
+            duplicate_filter_limit: 1000,
+        };
+        let candidate = Candidate {
+            queue: "deferred".into(),
+            id: b"ABCDE12345".to_vec(),
+            path: path.as_os_str().as_bytes().to_vec(),
+        };
+        let examined = examine(
+            &layout,
+            &settings,
+            Queue::Deferred,
+            &candidate.id,
+            &candidate.path,
+            false,
+        )
+        .expect("examined");
+        assert_eq!(examined.arrival, 1_700_000_000);
+        assert!(still_the_same(&candidate, &examined).is_some());
+
+        // Same inode, but a new message was written into it (another arrival time).
+        std::fs::write(&path, queue_file(1_700_000_999)).expect("rewrite");
+        assert!(still_the_same(&candidate, &examined).is_none());
+
+        // The same bytes again, but under a new inode (a new file with the reused name).
+        let other = dir.path().join("other");
+        write(&other, &queue_file(1_700_000_000), 0o700);
+        std::fs::rename(&other, &path).expect("rename");
+        assert!(still_the_same(&candidate, &examined).is_none());
+
+        // The original inode back, but incomplete (owner bits not rwx).
+        let examined = examine(
+            &layout,
+            &settings,
+            Queue::Deferred,
+            &candidate.id,
+            &candidate.path,
+            false,
+        )
+        .expect("examined again");
+        assert!(still_the_same(&candidate, &examined).is_some());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert!(still_the_same(&candidate, &examined).is_none());
+
+        // Gone.
+        std::fs::remove_file(&path).expect("remove");
+        assert!(still_the_same(&candidate, &examined).is_none());
+    }
 }

@@ -50,6 +50,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("syslog_facility", "mail"),
     ("maillog_file", ""),
     ("maillog_file_prefixes", "/var, /dev/stdout"),
+    ("postlog_service_name", "postlog"),
     ("mail_version", "3.7.11"),
     ("sendmail_path", "/usr/sbin/sendmail"),
 ];

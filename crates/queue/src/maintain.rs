@@ -90,6 +90,10 @@ pub enum Notice {
     Progress(u64),
 }
 
+/// How often (in entries) a walk on a live queue re-reads the lock table, so that what it
+/// knows about deliveries in progress stays fresh on long runs.
+const LOCK_REFRESH_STEP: u64 = 256;
+
 /// How often a walk reports [`Notice::Progress`].
 pub const PROGRESS_STEP: u64 = 1024;
 
@@ -172,8 +176,9 @@ impl Operation {
 
 /// The live-queue guard: set when the Postfix master runs on this queue. It makes postsuper
 /// leave alone what Postfix itself could lose or duplicate (docs/deviations.md S2, S3):
-/// message files still being written (owner bits not rwx) in mass operations, and messages a
-/// delivery agent is working on (a lock in /proc/locks) for delete and requeue.
+/// message files still being written (owner bits not rwx) in mass operations, messages a
+/// delivery agent is working on (a lock in /proc/locks) for delete and requeue, and messages
+/// in `active` (which qmgr holds in memory) for hold and requeue.
 #[derive(Debug, Clone, Default)]
 pub struct LiveQueue {
     /// (device, inode) of every file with a flock lock when the guard was made.
@@ -195,6 +200,7 @@ impl LiveQueue {
             .unwrap_or_default();
     }
 
+    /// Whether some process (a delivery agent) holds a lock on the file.
     fn in_delivery(&self, metadata: &Metadata) -> bool {
         self.locked.contains(&(metadata.dev(), metadata.ino()))
     }
@@ -682,6 +688,7 @@ impl<'a> Maintenance<'a> {
         if batch.is_empty() {
             return Ok(());
         }
+        self.refresh_live();
         let live = self.live.as_ref();
         let work = |name: &Vec<u8>| {
             delete_entry(directory, name, step.queue, step.info.message_queue, live)
@@ -757,6 +764,9 @@ impl<'a> Maintenance<'a> {
         directory: &[u8],
         mut name: Vec<u8>,
     ) -> Result<(), Fatal> {
+        if self.visited % LOCK_REFRESH_STEP == 0 {
+            self.refresh_live();
+        }
         self.visited += 1;
         if self.visited % PROGRESS_STEP == 0 {
             (self.notify)(Notice::Progress(self.visited));
@@ -1010,13 +1020,21 @@ fn leave_alone(
     operation: Operation,
 ) -> Option<String> {
     let live = live?;
-    let in_delivery = queue == "active"
-        && matches!(operation, Operation::Delete | Operation::Requeue)
-        && live.in_delivery(metadata);
-    let why = if in_delivery {
-        "being delivered"
-    } else if metadata.mode() & 0o700 != READY {
+    let why = if metadata.mode() & 0o700 != READY {
+        // cleanup or postdrop is still writing it: deleting or moving it can lose a message
+        // whose client is then told it was queued.
         "still being written"
+    } else if matches!(operation, Operation::Delete | Operation::Requeue)
+        && live.in_delivery(metadata)
+    {
+        // A delivery agent holds it (in any queue: qmgr puts a message it finds locked back
+        // into incoming): the delivery completes whatever we do, so a requeue would deliver it
+        // twice and a deletion would be a false report.
+        "being delivered"
+    } else if queue == "active" && matches!(operation, Operation::Hold | Operation::Requeue) {
+        // qmgr has every active message in memory and delivers from that copy; moved out and
+        // back in (hold, release, flush) it would be loaded a second time and delivered twice.
+        "in the queue manager's hands"
     } else {
         return None;
     };
