@@ -168,6 +168,9 @@ fn soak_instance() -> (PostfixInstance, PathBuf) {
         ("soakpipe_destination_concurrency_limit", "0"),
         ("soakpipe_destination_recipient_limit", "1"),
         ("soakpipe_initial_destination_concurrency", "10"),
+        // A small active queue keeps most of the backlog in incoming and deferred, where hold,
+        // release and requeue act; the few active messages exercise the live-queue guard.
+        ("qmgr_message_active_limit", "12"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
