@@ -1848,3 +1848,58 @@ pub fn append_file(path: &Path, bytes: &[u8]) {
         .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
     file.write_all(bytes).expect("append");
 }
+
+// ------------------------------------------------------------------------------------------
+// postsuper matrix helpers
+// ------------------------------------------------------------------------------------------
+
+/// One named part of a comparison that covers more than a program's output: the postsuper
+/// matrix compares the exit status, stdout, stderr and the queue tree left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub name: &'static str,
+    pub real: Vec<u8>,
+    pub ours: Vec<u8>,
+}
+
+impl Report {
+    /// Like `check`, for a comparison made of named parts: records PASS (detail `command`) or
+    /// FAIL (the first differing line of each differing part) and remembers the failure.
+    pub fn check_parts(&mut self, suite: &str, label: &str, parts: &[Part], command: &str) -> bool {
+        let case = self.case_name(label);
+        let mut full = String::new();
+        let mut short = Vec::new();
+        for part in parts.iter().filter(|p| p.real != p.ours) {
+            let _ = writeln!(
+                full,
+                "{} differs:\n{}",
+                part.name,
+                line_diff(&part.real, &part.ours)
+            );
+            short.push(format!(
+                "{}: {}",
+                part.name,
+                first_difference(&part.real, &part.ours)
+            ));
+        }
+        if full.is_empty() {
+            record_result(suite, &case, Status::Pass, command);
+            self.passes += 1;
+            return true;
+        }
+        let mut short = short.join("; ");
+        if short.len() > 400 {
+            let mut cut = 400;
+            while !short.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            short.truncate(cut);
+            short.push_str("...");
+        }
+        record_result(suite, &case, Status::Fail, &short);
+        let text = format!("FAIL [{suite}] {case}\n  command: {command}\n{full}");
+        eprintln!("{text}");
+        self.failures.push(text);
+        false
+    }
+}

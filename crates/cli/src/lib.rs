@@ -72,6 +72,13 @@ impl Program {
     }
 
     fn emit(&self, level: &str, text: &str) {
+        // Postfix's msg_vprintf makes every message printable first: control characters
+        // (a CR in an ID read from stdin, say) become `?`.
+        let printable: String = text
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        let text = printable.as_str();
         {
             let stdout = std::io::stdout();
             let _guard = stdout.lock();

@@ -355,7 +355,7 @@ impl<'a> Maintenance<'a> {
                 strerror(error)
             ))
         };
-        let mut result = rename_noreplace(old, new);
+        let mut result = self.sane_rename(old, new);
         if let Err(error) = &result {
             if error.raw_os_error() == Some(libc::ENOENT) {
                 if let Err(error) = make_parent_dirs(new) {
@@ -364,7 +364,7 @@ impl<'a> Maintenance<'a> {
                     }
                     return Err(fatal(&error));
                 }
-                result = rename_noreplace(old, new);
+                result = self.sane_rename(old, new);
             }
         }
         match result {
@@ -380,6 +380,25 @@ impl<'a> Maintenance<'a> {
             }
             Err(error) => Err(fatal(&error)),
         }
+    }
+
+    /// `sane_rename`: a failed rename whose source is gone and whose target exists is taken
+    /// as done (Postfix's work-around for NFS replaying a rename), with its info line.
+    fn sane_rename(&mut self, old: &[u8], new: &[u8]) -> io::Result<()> {
+        let error = match rename_noreplace(old, new) {
+            Ok(()) => return Ok(()),
+            Err(error) => error,
+        };
+        let exists = |path: &[u8]| std::fs::metadata(std::ffi::OsStr::from_bytes(path)).is_ok();
+        if !exists(old) && exists(new) {
+            self.info(format!(
+                "sane_rename({},{}): worked around spurious NFS error",
+                show(old),
+                show(new)
+            ));
+            return Ok(());
+        }
+        Err(error)
     }
 
     /// `postexpire`: set the group-execute bit through a descriptor that is surely the queue
