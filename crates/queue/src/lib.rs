@@ -16,6 +16,7 @@ pub mod queue_id;
 pub mod record;
 pub mod scan;
 pub mod select;
+pub mod shape;
 pub mod showq;
 pub mod text;
 pub mod trigger;
