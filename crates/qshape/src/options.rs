@@ -52,6 +52,9 @@ pub struct Settings {
     pub batch_rows: f64,
 }
 
+/// Our long options; any other is rejected the way qshape rejects it.
+const KNOWN_LONG: [&str; 5] = ["format", "output", "per-message", "top", "help"];
+
 const LONG_USAGE: &str = "\
 Our extensions (long options; qshape itself has none):
 \t--format text|json|prometheus   output format (default text, qshape's table)
@@ -138,6 +141,12 @@ pub fn parse(program: &str, args: &[String]) -> Result<Options, ExitCode> {
             break;
         }
         if let Some(long) = body.strip_prefix('-') {
+            let name = long.split_once('=').map_or(long, |(name, _)| name);
+            if !KNOWN_LONG.contains(&name) {
+                // As qshape: Getopt::Std sees an unknown option `-`.
+                let warning = "Unknown option: -\n";
+                return Err(die_with_usage(program, (!help).then_some(warning)));
+            }
             index += 1;
             match long_option(&mut options, long, args, &mut index) {
                 Ok(true) => help = true,
