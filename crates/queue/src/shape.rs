@@ -630,8 +630,7 @@ impl Shape {
         match counting {
             Counting::Senders => {
                 self.bump(TOTAL, bucket);
-                let sender = envelope.sender.clone();
-                self.count_address(&sender, bucket, parents);
+                self.count_address(&envelope.sender, bucket, parents);
             }
             Counting::Recipients => {
                 for recipient in envelope.recipients() {
