@@ -201,8 +201,8 @@ impl LiveQueue {
     }
 
     /// Whether some process (a delivery agent) holds a lock on the file.
-    fn in_delivery(&self, metadata: &Metadata) -> bool {
-        self.locked.contains(&(metadata.dev(), metadata.ino()))
+    fn in_delivery(&self, file: &FileId) -> bool {
+        self.locked.contains(&(file.device, file.inode))
     }
 }
 
@@ -476,7 +476,13 @@ impl<'a> Maintenance<'a> {
         metadata: &Metadata,
         operation: Operation,
     ) -> bool {
-        match leave_alone(self.live.as_ref(), queue, path, metadata, operation) {
+        match leave_alone(
+            self.live.as_ref(),
+            queue,
+            path,
+            &FileId::of(metadata),
+            operation,
+        ) {
             None => true,
             Some(warning) => {
                 self.counters.left_alone += 1;
@@ -661,26 +667,29 @@ impl<'a> Maintenance<'a> {
                 strerror(&error)
             ))
         })?;
-        // -d ALL unlinks runs of plain entries on all cores (unlink is the slow part, and the
-        // kernel does it faster from two threads); everything else goes one by one.
+        // -d ALL, and -h/-H/-r ALL on a stopped queue, work on runs of plain entries on all
+        // cores (the kernel unlinks and renames faster from two threads); everything else
+        // goes one by one.
         let parallel_delete = step.mass == Some(Operation::Delete);
+        let quick_moves = self.quick_move_target(step).is_some();
         let mut batch: Vec<Vec<u8>> = Vec::new();
         for (name, regular_file) in names {
             if name.len() == 1 && step.info.recurse {
-                self.delete_batch(step, directory, &mut batch)?;
+                self.run_batch(step, directory, &mut batch)?;
                 let mut subdirectory = directory.to_vec();
                 subdirectory.push(b'/');
                 subdirectory.extend_from_slice(&name);
                 self.walk_directory(step, &subdirectory, depth + 1)?;
                 continue;
             }
-            if parallel_delete {
+            if parallel_delete || (quick_moves && regular_file && is_valid_queue_id(&name)) {
                 batch.push(name);
-            } else if !(regular_file && self.quick_move(step, directory, &name)?) {
+            } else {
+                self.run_batch(step, directory, &mut batch)?;
                 self.walk_entry(step, directory, name)?;
             }
         }
-        self.delete_batch(step, directory, &mut batch)?;
+        self.run_batch(step, directory, &mut batch)?;
         if depth > 0 && depth > step.wanted_depth {
             if let Err(error) = std::fs::remove_dir(std::ffi::OsStr::from_bytes(directory)) {
                 if error.raw_os_error() != Some(libc::ENOENT) {
@@ -695,9 +704,11 @@ impl<'a> Maintenance<'a> {
         Ok(())
     }
 
-    /// Rules 1 and 2 of `-d ALL` for a run of entries of one directory, in parallel; the
-    /// outcomes are applied (counted, warned about) in readdir order.
-    fn delete_batch(
+    /// A run of entries of one directory that need no rule but the mass operation's own
+    /// (`-d ALL`: rules 1-2; `-h`/`-H`/`-r ALL` on a stopped queue: the move), done on all
+    /// cores through the directory's descriptor; outcomes are applied (counted, warned
+    /// about) in readdir order.
+    fn run_batch(
         &mut self,
         step: &WalkStep<'_>,
         directory: &[u8],
@@ -707,73 +718,108 @@ impl<'a> Maintenance<'a> {
         if batch.is_empty() {
             return Ok(());
         }
-        self.refresh_live();
-        let live = self.live.as_ref();
-        let work = |name: &Vec<u8>| {
-            delete_entry(directory, name, step.queue, step.info.message_queue, live)
-        };
-        let outcomes: Vec<Deletion> = if batch.len() >= PARALLEL_DELETE_MIN {
-            batch.par_iter().map(work).collect()
-        } else {
-            batch.iter().map(work).collect()
-        };
+        let handle =
+            std::fs::File::open(std::ffi::OsStr::from_bytes(directory)).map_err(|error| {
+                Fatal(format!(
+                    "scan_dir_push: open directory {}: {}",
+                    show(directory),
+                    strerror(&error)
+                ))
+            })?;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&handle);
         let before = self.visited;
         self.visited += batch.len() as u64;
         if self.visited / PROGRESS_STEP != before / PROGRESS_STEP {
             (self.notify)(Notice::Progress(self.visited));
         }
+        let parallel = batch.len() >= PARALLEL_BATCH_MIN;
+        if step.mass == Some(Operation::Delete) {
+            self.refresh_live();
+            let live = self.live.as_ref();
+            let work = |name: &Vec<u8>| {
+                delete_entry(
+                    fd,
+                    directory,
+                    name,
+                    step.queue,
+                    step.info.message_queue,
+                    live,
+                )
+            };
+            let outcomes: Vec<Deletion> = if parallel {
+                batch.par_iter().map(work).collect()
+            } else {
+                batch.iter().map(work).collect()
+            };
+            batch.clear();
+            for outcome in outcomes {
+                match outcome {
+                    Deletion::Counted => self.counters.deleted += 1,
+                    Deletion::Quiet => {}
+                    Deletion::Warning(text) => self.warn(text),
+                    Deletion::LeftAlone(text) => {
+                        self.counters.left_alone += 1;
+                        self.warn(text);
+                    }
+                    Deletion::Fatal(fatal) => return Err(fatal),
+                }
+            }
+            return Ok(());
+        }
+        let Some(target_queue) = self.quick_move_target(step) else {
+            return Ok(());
+        };
+        let targets: Vec<Vec<u8>> = batch
+            .iter()
+            .map(|name| self.path(target_queue, name))
+            .collect();
+        let work = |(name, target): (&Vec<u8>, &Vec<u8>)| move_entry(fd, directory, name, target);
+        let outcomes: Vec<Moved> = if parallel {
+            batch.par_iter().zip(targets.par_iter()).map(work).collect()
+        } else {
+            batch.iter().zip(targets.iter()).map(work).collect()
+        };
         batch.clear();
         for outcome in outcomes {
-            match outcome {
-                Deletion::Counted => self.counters.deleted += 1,
-                Deletion::Quiet => {}
-                Deletion::Warning(text) => self.warn(text),
-                Deletion::LeftAlone(text) => {
-                    self.counters.left_alone += 1;
-                    self.warn(text);
+            let done = match outcome {
+                Moved::Done => true,
+                Moved::DoneWithInfo(text) => {
+                    self.info(text);
+                    true
                 }
-                Deletion::Fatal(fatal) => return Err(fatal),
+                Moved::Gone => false,
+                Moved::Warning(text) => {
+                    self.warn(text);
+                    false
+                }
+                Moved::Fatal(fatal) => return Err(fatal),
+            };
+            if done {
+                match target_queue {
+                    "hold" => self.counters.held += 1,
+                    "deferred" => self.counters.released += 1,
+                    _ => self.counters.requeued += 1,
+                }
             }
         }
         Ok(())
     }
 
-    /// `-h ALL`, `-H ALL` and `-r ALL` on a stopped queue, without repairs, for an entry that
-    /// readdir says is a regular file: the rules then come down to "a queue ID is moved", so
-    /// the `lstat` that the full rules need is skipped. True when the entry was handled.
-    fn quick_move(
-        &mut self,
-        step: &WalkStep<'_>,
-        directory: &[u8],
-        name: &[u8],
-    ) -> Result<bool, Fatal> {
+    /// Where `-h ALL`, `-H ALL` or `-r ALL` moves the entries of this queue when nothing else
+    /// applies: on a stopped queue (no live guard), without repairs, in a message queue the
+    /// operation moves from. Such an entry, if readdir says it is a regular file with a queue
+    /// ID for a name, needs no `lstat`: the rules come down to "it is moved".
+    fn quick_move_target(&self, step: &WalkStep<'_>) -> Option<&'static str> {
         let queue = step.queue;
-        let target = match step.mass {
-            _ if step.repair.any() || self.live.is_some() || !step.info.message_queue => {
-                return Ok(false)
-            }
-            Some(Operation::Hold) if queue != "maildrop" && queue != "hold" => "hold",
-            Some(Operation::Release) if queue == "hold" => "deferred",
-            Some(Operation::Requeue) if queue != "maildrop" => "maildrop",
-            _ => return Ok(false),
-        };
-        if !is_valid_queue_id(name) {
-            return Ok(false); // the full rules warn about it
+        if step.repair.any() || self.live.is_some() || !step.info.message_queue {
+            return None;
         }
-        self.visited += 1;
-        if self.visited % PROGRESS_STEP == 0 {
-            (self.notify)(Notice::Progress(self.visited));
+        match step.mass {
+            Some(Operation::Hold) if queue != "maildrop" && queue != "hold" => Some("hold"),
+            Some(Operation::Release) if queue == "hold" => Some("deferred"),
+            Some(Operation::Requeue) if queue != "maildrop" => Some("maildrop"),
+            _ => None,
         }
-        let actual_path = join(directory, name);
-        let wanted = self.path(target, name);
-        if self.rename(&actual_path, &wanted)? {
-            match target {
-                "hold" => self.counters.held += 1,
-                "deferred" => self.counters.released += 1,
-                _ => self.counters.requeued += 1,
-            }
-        }
-        Ok(true)
     }
 
     /// The rules of spec §1.6 point 3, in order, for one directory entry.
@@ -811,7 +857,7 @@ impl<'a> Maintenance<'a> {
             }
             return Ok(());
         }
-        // 2. -d ALL removes everything it meets: see `delete_batch`, which takes its entries.
+        // 2. -d ALL removes everything it meets: see `run_batch`, which takes its entries.
         // 3. Non-files always go; stale temporary files go with -p.
         if !metadata.file_type().is_file()
             || (step.repair.purge
@@ -975,8 +1021,151 @@ impl<'a> Maintenance<'a> {
     }
 }
 
-/// Entries in a run before `-d ALL` spreads the unlinks over threads.
-const PARALLEL_DELETE_MIN: usize = 64;
+/// What the live guard and the counters need to know about a file.
+#[derive(Debug, Clone, Copy)]
+struct FileId {
+    device: u64,
+    inode: u64,
+    mode: u32,
+}
+
+impl FileId {
+    fn of(metadata: &Metadata) -> Self {
+        Self {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            mode: metadata.mode(),
+        }
+    }
+}
+
+/// `lstat` of a name in an open directory.
+fn stat_at(directory: libc::c_int, name: &[u8]) -> io::Result<FileId> {
+    let name = c_path(name)?;
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: a valid descriptor (or AT_FDCWD), a C string, and room for the result.
+    let result = unsafe {
+        libc::fstatat(
+            directory,
+            name.as_ptr(),
+            stat.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if result != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fstatat succeeded, so the buffer is filled in.
+    let stat = unsafe { stat.assume_init() };
+    Ok(FileId {
+        device: stat.st_dev,
+        inode: stat.st_ino,
+        mode: stat.st_mode,
+    })
+}
+
+fn unlink_at(directory: libc::c_int, name: &[u8], flags: libc::c_int) -> io::Result<()> {
+    let name = c_path(name)?;
+    // SAFETY: a valid descriptor and C string.
+    if unsafe { libc::unlinkat(directory, name.as_ptr(), flags) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// What moving one entry (`-h`/`-H`/`-r ALL` on a stopped queue) did.
+enum Moved {
+    Done,
+    /// Done, by `sane_rename`'s work-around, which says so.
+    DoneWithInfo(String),
+    /// The source was gone: a lost race, not counted.
+    Gone,
+    Warning(String),
+    Fatal(Fatal),
+}
+
+/// `postrename` (with `sane_rename` and the no-replace rule) for an entry of an open
+/// directory, as [`Maintenance::rename`] does it by path.
+fn move_entry(directory: libc::c_int, directory_path: &[u8], name: &[u8], target: &[u8]) -> Moved {
+    let source = join(directory_path, name);
+    let attempt = || -> io::Result<()> {
+        let old = c_path(name)?;
+        let new = c_path(target)?;
+        // SAFETY: valid descriptors and C strings.
+        let result = unsafe {
+            libc::renameat2(
+                directory,
+                old.as_ptr(),
+                libc::AT_FDCWD,
+                new.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if result == 0 {
+            Ok(())
+        } else {
+            let error = io::Error::last_os_error();
+            if matches!(error.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) {
+                // No RENAME_NOREPLACE here: the path-based fallback.
+                return rename_noreplace(&source, target);
+            }
+            Err(error)
+        }
+    };
+    let sane = |result: io::Result<()>| -> Result<Option<String>, io::Error> {
+        match result {
+            Ok(()) => Ok(None),
+            Err(error) => {
+                let exists =
+                    |path: &[u8]| std::fs::metadata(std::ffi::OsStr::from_bytes(path)).is_ok();
+                if !exists(&source) && exists(target) {
+                    Ok(Some(format!(
+                        "sane_rename({},{}): worked around spurious NFS error",
+                        show(&source),
+                        show(target)
+                    )))
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    };
+    let fatal = |error: &io::Error| {
+        Moved::Fatal(Fatal(format!(
+            "rename file {} as {}: {}",
+            show(&source),
+            show(target),
+            strerror(error)
+        )))
+    };
+    let mut result = sane(attempt());
+    if let Err(error) = &result {
+        if error.raw_os_error() == Some(libc::ENOENT) {
+            if let Err(error) = make_parent_dirs(target) {
+                if error.raw_os_error() == Some(libc::ENOENT) {
+                    return Moved::Gone;
+                }
+                return fatal(&error);
+            }
+            result = sane(attempt());
+        }
+    }
+    match result {
+        Ok(None) => Moved::Done,
+        Ok(Some(info)) => Moved::DoneWithInfo(info),
+        Err(error) if error.raw_os_error() == Some(libc::ENOENT) => Moved::Gone,
+        Err(error) if error.raw_os_error() == Some(libc::EEXIST) => Moved::Warning(format!(
+            "{}: not renamed: {} already exists",
+            show(&source),
+            show(target)
+        )),
+        Err(error) => fatal(&error),
+    }
+}
+
+/// Entries in a run before a batch is spread over threads.
+const PARALLEL_BATCH_MIN: usize = 64;
 
 /// What `-d ALL` did with one entry.
 enum Deletion {
@@ -992,39 +1181,39 @@ enum Deletion {
 /// `-d ALL` for one entry (spec §1.6 rules 1-2): directories are rmdir'ed, everything else
 /// unlinked; complete message files count.
 fn delete_entry(
-    directory: &[u8],
+    directory: libc::c_int,
+    directory_path: &[u8],
     name: &[u8],
     queue: &str,
     message_queue: bool,
     live: Option<&LiveQueue>,
 ) -> Deletion {
-    let path = join(directory, name);
-    let os_path = std::ffi::OsStr::from_bytes(&path);
-    let Ok(metadata) = std::fs::symlink_metadata(os_path) else {
+    let path = || join(directory_path, name);
+    let Ok(file) = stat_at(directory, name) else {
         return Deletion::Quiet;
     };
-    if metadata.file_type().is_dir() {
-        return match std::fs::remove_dir(os_path) {
+    if file.mode & libc::S_IFMT == libc::S_IFDIR {
+        return match unlink_at(directory, name, libc::AT_REMOVEDIR) {
             Err(error) if error.raw_os_error() != Some(libc::ENOENT) => Deletion::Warning(format!(
                 "remove subdirectory {}: {}",
-                show(&path),
+                show(&path()),
                 strerror(&error)
             )),
             _ => Deletion::Quiet,
         };
     }
     if message_queue {
-        if let Some(warning) = leave_alone(live, queue, &path, &metadata, Operation::Delete) {
+        if let Some(warning) = leave_alone(live, queue, &path(), &file, Operation::Delete) {
             return Deletion::LeftAlone(warning);
         }
     }
-    match unlink(&path) {
-        Ok(()) if message_queue && metadata.mode() & 0o700 == READY => Deletion::Counted,
+    match unlink_at(directory, name, 0) {
+        Ok(()) if message_queue && file.mode & 0o700 == READY => Deletion::Counted,
         Ok(()) => Deletion::Quiet,
         Err(error) if error.raw_os_error() == Some(libc::ENOENT) => Deletion::Quiet,
         Err(error) => Deletion::Fatal(Fatal(format!(
             "remove file {}: {}",
-            show(&path),
+            show(&path()),
             strerror(&error)
         ))),
     }
@@ -1035,16 +1224,15 @@ fn leave_alone(
     live: Option<&LiveQueue>,
     queue: &str,
     path: &[u8],
-    metadata: &Metadata,
+    file: &FileId,
     operation: Operation,
 ) -> Option<String> {
     let live = live?;
-    let why = if metadata.mode() & 0o700 != READY {
+    let why = if file.mode & 0o700 != READY {
         // cleanup or postdrop is still writing it: deleting or moving it can lose a message
         // whose client is then told it was queued.
         "still being written"
-    } else if matches!(operation, Operation::Delete | Operation::Requeue)
-        && live.in_delivery(metadata)
+    } else if matches!(operation, Operation::Delete | Operation::Requeue) && live.in_delivery(file)
     {
         // A delivery agent holds it (in any queue: qmgr puts a message it finds locked back
         // into incoming): the delivery completes whatever we do, so a requeue would deliver it
