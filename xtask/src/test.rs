@@ -20,6 +20,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("postfix", POSTFIX),
     ("faketime", "/usr/bin/faketime"),
     ("mandoc", "/usr/bin/mandoc"),
+    // promtool checks qshape's --format prometheus output.
+    ("prometheus", "/usr/bin/promtool"),
 ];
 
 struct Step {

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use postfix_queue::shape::{Buckets, Counting, Row, Shape, TOTAL};
+use postfix_queue::shape::{Buckets, Counting, Row, Shape, Shown, TOTAL};
 
 use crate::options::{Options, Settings};
 use crate::scan::Scanned;
@@ -50,20 +50,19 @@ impl TextReport<'_> {
         }
         let header: Vec<Vec<u8>> = labels.iter().map(|l| l.as_bytes().to_vec()).collect();
         row(out, b"", &header, &widths, domain_width);
-        let mut undefined = Vec::new();
-        let rows = shape.rows(self.min_subdomains, &mut undefined);
-        if !undefined.is_empty() {
-            let mut stderr = std::io::stderr().lock();
-            for _ in &undefined {
+        let mut stderr = std::io::stderr().lock();
+        let mut printed = 0.0;
+        for (shown, visibility) in shape.ordered_rows(self.min_subdomains) {
+            if matches!(visibility, Shown::NoUndefined | Shown::YesUndefined) {
                 let _ = writeln!(
                     stderr,
                     "Use of uninitialized value in numeric lt (<) at {} line 367.",
                     self.program
                 );
             }
-        }
-        let mut printed = 0.0;
-        for shown in &rows {
+            if !matches!(visibility, Shown::Yes | Shown::YesUndefined) {
+                continue;
+            }
             if self.row_limit > 0.0 {
                 printed += 1.0;
                 if printed > self.row_limit {
@@ -82,6 +81,15 @@ impl TextReport<'_> {
                 })
                 .collect();
             row(out, &shown.name, &counts, &widths, domain_width);
+            // A row with a count past the last column gives Perl's printf one argument too
+            // many (possible only with -b below 1).
+            if shown.counts.len() > widths.len() {
+                let _ = writeln!(
+                    stderr,
+                    "Redundant argument in printf at {} line 332.",
+                    self.program
+                );
+            }
         }
     }
 }
@@ -127,9 +135,8 @@ fn counting_name(counting: Counting) -> &'static str {
 /// The rows machine output shows: every row but TOTAL (parents only as qshape would show
 /// them), largest first, at most `top` (the rest summed as "other").
 fn machine_rows(shape: &Shape, settings: &Settings, top: Option<usize>) -> (Vec<Row>, Option<Row>) {
-    let mut undefined = Vec::new();
     let rows: Vec<Row> = shape
-        .rows(settings.min_subdomains, &mut undefined)
+        .rows(settings.min_subdomains)
         .into_iter()
         .filter(|row| row.name.as_slice() != TOTAL)
         .collect();
@@ -265,9 +272,9 @@ pub fn prometheus(
     }
     let _ = writeln!(
         text,
-        "# HELP postfix_qshape_domain_total Addresses per domain over the scanned queues (count=recipients, senders or messages); domain=\"TOTAL\" is all of them, domain=\"other\" the domains beyond the top N."
+        "# HELP postfix_qshape_domain_addresses Addresses per domain over the scanned queues (count=recipients, senders or messages); domain=\"TOTAL\" is all of them, domain=\"other\" the domains beyond the top N."
     );
-    let _ = writeln!(text, "# TYPE postfix_qshape_domain_total gauge");
+    let _ = writeln!(text, "# TYPE postfix_qshape_domain_addresses gauge");
     let total = scanned.shape.total();
     let mut all_rows: Vec<(&[u8], &[u64])> = vec![(TOTAL, total)];
     all_rows.extend(
@@ -280,7 +287,7 @@ pub fn prometheus(
     for (name, counts) in &all_rows {
         let _ = writeln!(
             text,
-            "postfix_qshape_domain_total{{count=\"{kind}\",domain=\"{}\"}} {}",
+            "postfix_qshape_domain_addresses{{count=\"{kind}\",domain=\"{}\"}} {}",
             label(name),
             counts.first().copied().unwrap_or(0)
         );

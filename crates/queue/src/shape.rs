@@ -604,9 +604,12 @@ impl Shape {
                 .or_insert_with(|| vec![0; columns]),
         };
         counts[0] += 1;
-        if let Some(cell) = counts.get_mut(bucket) {
-            *cell += 1;
+        // Like a Perl array, a row grows to hold a column past the last one shown (possible
+        // with a fractional -b below 1); such a row makes Perl's printf warn.
+        if bucket >= counts.len() {
+            counts.resize(bucket + 1, 0);
         }
+        counts[bucket] += 1;
     }
 
     /// Counts one address in its row and, with `parents`, in each parent row.
@@ -671,6 +674,9 @@ impl Shape {
         for (name, counts) in other.rows {
             match self.rows.get_mut(&name) {
                 Some(mine) => {
+                    if counts.len() > mine.len() {
+                        mine.resize(counts.len(), 0);
+                    }
                     for (cell, add) in mine.iter_mut().zip(counts) {
                         *cell += add;
                     }
@@ -705,32 +711,35 @@ impl Shape {
 
     /// Every row, TOTAL included as an ordinary row, in qshape's order: larger totals first,
     /// then shorter names (in bytes), then, where qshape's order is random, by name
-    /// (deviation Q3). Rows starting with `.` (parents) are left out unless they have at least
-    /// `min_subdomains` subdomain rows; `undefined` gets those that had none at all (for
-    /// qshape's "uninitialized value" warning).
-    pub fn rows(&self, min_subdomains: f64, undefined: &mut Vec<Vec<u8>>) -> Vec<Row> {
+    /// (deviation Q3). Each says whether qshape shows it: rows starting with `.` (parents)
+    /// need at least `min_subdomains` subdomain rows.
+    pub fn ordered_rows(&self, min_subdomains: f64) -> Vec<(Row, Shown)> {
         let subdomains = self.subdomain_counts();
-        let mut rows: Vec<Row> = self
+        let mut rows: Vec<(Row, Shown)> = self
             .rows
             .iter()
-            .filter(|(name, _)| {
-                if name.first() != Some(&b'.') {
-                    return true;
-                }
-                match subdomains.get(name.as_slice()) {
-                    Some(&count) => count as f64 >= min_subdomains,
-                    None => {
-                        undefined.push(name.to_vec());
-                        0.0 >= min_subdomains
+            .map(|(name, counts)| {
+                let shown = if name.first() != Some(&b'.') {
+                    Shown::Yes
+                } else {
+                    match subdomains.get(name.as_slice()) {
+                        Some(&count) if count as f64 >= min_subdomains => Shown::Yes,
+                        Some(_) => Shown::TooFewSubdomains,
+                        // qshape compares an undefined count (with a Perl warning).
+                        None if 0.0 >= min_subdomains => Shown::YesUndefined,
+                        None => Shown::NoUndefined,
                     }
-                }
-            })
-            .map(|(name, counts)| Row {
-                name: name.clone(),
-                counts: counts.clone(),
+                };
+                (
+                    Row {
+                        name: name.clone(),
+                        counts: counts.clone(),
+                    },
+                    shown,
+                )
             })
             .collect();
-        rows.sort_by(|a, b| {
+        rows.sort_by(|(a, _), (b, _)| {
             b.counts[0]
                 .cmp(&a.counts[0])
                 .then(a.name.len().cmp(&b.name.len()))
@@ -738,6 +747,27 @@ impl Shape {
         });
         rows
     }
+
+    /// The rows qshape shows, in its order (see [`Shape::ordered_rows`]).
+    pub fn rows(&self, min_subdomains: f64) -> Vec<Row> {
+        self.ordered_rows(min_subdomains)
+            .into_iter()
+            .filter(|(_, shown)| matches!(shown, Shown::Yes | Shown::YesUndefined))
+            .map(|(row, _)| row)
+            .collect()
+    }
+}
+
+/// Whether qshape shows a row, and whether its test read an undefined subdomain count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    Yes,
+    /// A parent row with fewer subdomain rows than `-m` asks for.
+    TooFewSubdomains,
+    /// A row starting with `.` that is nobody's parent: qshape warns, and shows it only if
+    /// `-m` is not above 0 (it always is).
+    NoUndefined,
+    YesUndefined,
 }
 
 #[cfg(test)]
@@ -855,8 +885,7 @@ mod tests {
         // b.example.com and .b.example.com are two children of .example.com.
         assert_eq!(subs.get(b".example.com".as_slice()), Some(&2));
         assert_eq!(shape.total()[0], 4);
-        let mut undefined = Vec::new();
-        let rows = shape.rows(2.0, &mut undefined);
+        let rows = shape.rows(2.0);
         assert_eq!(rows[0].name, b"TOTAL");
         assert!(rows.iter().any(|row| row.name == b".b.example.com"));
     }
