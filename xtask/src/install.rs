@@ -18,7 +18,7 @@ use anyhow::{bail, Context, Result};
 const TOOLS: &[(&str, &str)] = &[("postqueue", "sbin"), ("mailq", "bin")];
 /// Root-only tools: installed 0755 root:root, like Postfix's postsuper (no set-id bits; it
 /// refuses to run set-uid anyway).
-const ROOT_TOOLS: &[(&str, &str)] = &[("postsuper", "sbin")];
+const ROOT_TOOLS: &[(&str, &str)] = &[("postsuper", "sbin"), ("qshape", "sbin")];
 /// root, group postdrop, set-gid, read and execute for all: Postfix's postqueue mode.
 const SETGID_MODE: u32 = 0o2555;
 
