@@ -1,11 +1,16 @@
 //! `cargo xtask bench`: times our postqueue against the real Postfix postqueue (through a
-//! showq-only Postfix instance on the same spool) and against a read floor, on generated queues
-//! of 100k and 1M messages, and writes docs/benchmarks.md.
+//! showq-only Postfix instance on the same spool) and against a read floor, and our postsuper's
+//! mass operations against the real postsuper and an unlink/rename floor (bench_postsuper.rs),
+//! on generated queues of 100k and 1M messages, and writes docs/benchmarks.md.
 //!
 //! Method (perf-anchors.md): warm page cache, one warm-up run, then the median of 3; stdout to
 //! /dev/null; peak RSS from wait4(2). The warm-up runs write their output to files instead, and
 //! those are compared byte for byte, so the benchmark also checks that ours prints exactly what
 //! Postfix prints.
+//!
+//! Each part keeps its results per size under target/bench/<size> (results.json for postqueue,
+//! postsuper-results.json for postsuper), so `--only` reruns one part and the page still shows
+//! the other's last results.
 
 use std::fmt::Write as _;
 use std::fs::{self, File};
@@ -18,6 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
+use crate::bench_postsuper::{self, Op, PostsuperOptions};
 use crate::floor;
 use crate::gen::{self, GenOptions, MANIFEST};
 use crate::process::{self, run_measured};
@@ -28,20 +34,48 @@ const MASTER: &str = "/usr/lib/postfix/sbin/master";
 const TARGET_SPEEDUP: f64 = 8.0;
 const RESULTS_FILE: &str = "results.json";
 
+const USAGE: &str = "usage: cargo xtask bench [--sizes 100000,1000000] [--quick] \
+[--only postqueue|postsuper] [--postsuper-ops d,h,H,r] [--delete-runs N] [--render-only]";
+
+/// Which part of the benchmark runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Postqueue,
+    Postsuper,
+}
+
 #[derive(Debug, Clone)]
 struct BenchOptions {
     sizes: Vec<u64>,
     runs: usize,
+    /// None: both parts.
+    only: Option<Part>,
+    postsuper_ops: Vec<Op>,
+    delete_runs: Option<usize>,
+    /// Only rewrite docs/benchmarks.md from the stored results.
+    render_only: bool,
+}
+
+impl BenchOptions {
+    fn runs_part(&self, part: Part) -> bool {
+        self.only.is_none_or(|only| only == part)
+    }
 }
 
 fn parse_args(args: &[String]) -> Result<BenchOptions> {
     let mut sizes = None;
     let mut quick = false;
+    let mut only = None;
+    let mut postsuper_ops = Op::ALL.to_vec();
+    let mut delete_runs = None;
+    let mut render_only = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--sizes" => {
-                let list = args.next().context("--sizes needs a value, e.g. 100000,1000000")?;
+                let list = args
+                    .next()
+                    .context("--sizes needs a value, e.g. 100000,1000000")?;
                 sizes = Some(
                     list.split(',')
                         .map(crate::parse_count)
@@ -49,9 +83,29 @@ fn parse_args(args: &[String]) -> Result<BenchOptions> {
                 );
             }
             "--quick" => quick = true,
-            other => bail!(
-                "bench: unknown argument {other:?}\nusage: cargo xtask bench [--sizes 100000,1000000] [--quick]"
-            ),
+            "--render-only" => render_only = true,
+            "--only" => {
+                only = Some(match args.next().map(String::as_str) {
+                    Some("postqueue") => Part::Postqueue,
+                    Some("postsuper") => Part::Postsuper,
+                    other => bail!("--only needs postqueue or postsuper (got {other:?})\n{USAGE}"),
+                });
+            }
+            "--postsuper-ops" => {
+                let list = args
+                    .next()
+                    .context("--postsuper-ops needs a value, e.g. d,h,H,r")?;
+                postsuper_ops = list.split(',').map(Op::parse).collect::<Result<_>>()?;
+            }
+            "--delete-runs" => {
+                let value = args.next().context("--delete-runs needs a number")?;
+                let runs: usize = value.parse().context("--delete-runs")?;
+                if runs == 0 {
+                    bail!("--delete-runs must be at least 1");
+                }
+                delete_runs = Some(runs);
+            }
+            other => bail!("bench: unknown argument {other:?}\n{USAGE}"),
         }
     }
     // --quick is a smoke test of the harness: a small queue and one timed run.
@@ -63,38 +117,104 @@ fn parse_args(args: &[String]) -> Result<BenchOptions> {
     Ok(BenchOptions {
         sizes: sizes.unwrap_or(default_sizes),
         runs: if quick { 1 } else { 3 },
+        only,
+        postsuper_ops,
+        delete_runs,
+        render_only,
     })
 }
 
 pub fn run(args: &[String]) -> Result<()> {
     let options = parse_args(args)?;
-    let bin = process::build_release()?;
     let bench_root = process::target_directory().join("bench");
     fs::create_dir_all(&bench_root)?;
-    // Measure a private copy: a `cargo build` elsewhere in the workspace during a long run
+    if options.render_only {
+        return write_page(&bench_root);
+    }
+    let bin = process::build_release()?;
+    // Measure private copies: a `cargo build` elsewhere in the workspace during a long run
     // would otherwise swap the binary between measurements.
     let ours = bench_root.join("postqueue-under-test");
-    let _ = fs::remove_file(&ours);
-    fs::copy(bin.join("postqueue"), &ours).context("copy the postqueue binary")?;
+    if options.runs_part(Part::Postqueue) {
+        let _ = fs::remove_file(&ours);
+        fs::copy(bin.join("postqueue"), &ours).context("copy the postqueue binary")?;
+    }
+    // In a directory of its own, so that its argv[0] (its name in messages) stays "postsuper".
+    let ours_postsuper = bench_root.join("postsuper-under-test/postsuper");
+    let postsuper = options.runs_part(Part::Postsuper) && postsuper_runnable();
+    if postsuper {
+        fs::create_dir_all(bench_root.join("postsuper-under-test"))?;
+        let _ = fs::remove_file(&ours_postsuper);
+        fs::copy(bin.join("postsuper"), &ours_postsuper).context("copy the postsuper binary")?;
+    }
     let real = real_postfix_available();
-    if let Err(why) = &real {
+    if let (Err(why), true) = (&real, options.runs_part(Part::Postqueue)) {
         println!("bench: the real postqueue is not measured: {why}");
     }
+    let real_postsuper = Path::new(bench_postsuper::REAL_POSTSUPER).exists();
+    if postsuper && !real_postsuper {
+        println!(
+            "bench: the real postsuper is not measured: {} is not installed",
+            bench_postsuper::REAL_POSTSUPER
+        );
+    }
+    let postsuper_options = PostsuperOptions {
+        ops: options.postsuper_ops.clone(),
+        runs: options.runs,
+        delete_runs: options.delete_runs,
+        real: real_postsuper,
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let commit = git_commit();
     for &size in &options.sizes {
         let directory = bench_root.join(size.to_string());
-        let mut result = bench_size(size, &directory, &ours, real.is_ok(), options.runs)?;
-        result["commit"] = Value::String(commit.clone());
-        fs::write(
-            directory.join(RESULTS_FILE),
-            serde_json::to_string_pretty(&result)?,
-        )?;
+        if options.runs_part(Part::Postqueue) {
+            let mut result = bench_size(size, &directory, &ours, real.is_ok(), options.runs)?;
+            result["commit"] = Value::String(commit.clone());
+            fs::write(
+                directory.join(RESULTS_FILE),
+                serde_json::to_string_pretty(&result)?,
+            )?;
+        }
+        if postsuper {
+            ensure_queue(size, &directory)?;
+            let spool = directory.join("spool");
+            ensure_owned_by_postfix(&directory, &spool)?;
+            let mut result = bench_postsuper::bench_size(
+                size,
+                &directory,
+                &ours_postsuper,
+                &postsuper_options,
+                threads,
+            )?;
+            bench_postsuper::stamp(&mut result, &commit);
+            let path = directory.join(bench_postsuper::RESULTS_FILE);
+            // Operations not run this time keep their last results.
+            let previous = fs::read_to_string(&path)
+                .ok()
+                .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+            bench_postsuper::keep_other_operations(&mut result, previous.as_ref());
+            fs::write(&path, serde_json::to_string_pretty(&result)?)?;
+        }
     }
-    let page = render_page(&bench_root)?;
+    write_page(&bench_root)
+}
+
+fn write_page(bench_root: &Path) -> Result<()> {
+    let page = render_page(bench_root)?;
     let path = crate::workspace_root().join("docs/benchmarks.md");
     fs::write(&path, &page).with_context(|| format!("write {}", path.display()))?;
     println!("bench: wrote {}", path.display());
     Ok(())
+}
+
+/// postsuper (ours and Postfix's) must run as root: it changes to the mail owner itself.
+fn postsuper_runnable() -> bool {
+    if process::is_root() {
+        return true;
+    }
+    println!("bench: postsuper is not measured: postsuper must run as root");
+    false
 }
 
 fn real_postfix_available() -> std::result::Result<(), String> {
@@ -363,10 +483,15 @@ fn parse_strace_summary(text: &str) -> Vec<(String, u64)> {
     rows
 }
 
-fn median(walls: &[Duration]) -> f64 {
-    let mut seconds: Vec<f64> = walls.iter().map(Duration::as_secs_f64).collect();
-    seconds.sort_by(f64::total_cmp);
-    seconds.get(seconds.len() / 2).copied().unwrap_or(f64::NAN)
+pub(crate) fn median(walls: &[Duration]) -> f64 {
+    let seconds: Vec<f64> = walls.iter().map(Duration::as_secs_f64).collect();
+    median_of(&seconds)
+}
+
+pub(crate) fn median_of(values: &[f64]) -> f64 {
+    let mut values = values.to_vec();
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn run_checked(command: &mut Command, label: &str) -> Result<()> {
@@ -613,11 +738,9 @@ fn is_postfix_master(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-/// Makes the spool look like an installed one to Postfix: owned by postfix, every parent
-/// searchable, and the pid/, public/, private/ directories the master needs.
-fn prepare_spool(directory: &Path, spool: &Path, data: &Path) -> Result<()> {
-    // gen-queue gives the files to postfix when it runs as root; older or non-root caches get
-    // it here, once.
+/// gen-queue gives the files to postfix when it runs as root; older or non-root caches get it
+/// here, once. Postfix's tools act on the queue as postfix (mail_owner).
+fn ensure_owned_by_postfix(directory: &Path, spool: &Path) -> Result<()> {
     let marker = directory.join("owned-by-postfix");
     let postfix_uid = process::output_text(Command::new("id").args(["-u", "postfix"]))?;
     let postfix_uid: u32 = postfix_uid.trim().parse().context("uid of postfix")?;
@@ -636,6 +759,13 @@ fn prepare_spool(directory: &Path, spool: &Path, data: &Path) -> Result<()> {
         }
         fs::write(&marker, "")?;
     }
+    Ok(())
+}
+
+/// Makes the spool look like an installed one to Postfix: owned by postfix, every parent
+/// searchable, and the pid/, public/, private/ directories the master needs.
+fn prepare_spool(directory: &Path, spool: &Path, data: &Path) -> Result<()> {
+    ensure_owned_by_postfix(directory, spool)?;
     for (name, owner, mode) in [
         ("pid", "root:root", 0o755),
         ("public", "postfix:postdrop", 0o2710),
@@ -733,16 +863,23 @@ fn filesystem_of(path: &Path) -> Option<String> {
 }
 
 fn render_page(bench_root: &Path) -> Result<String> {
-    let mut results: Vec<Value> = Vec::new();
+    let (mut postqueue, mut postsuper): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
     for entry in fs::read_dir(bench_root)?.flatten() {
-        if let Ok(text) = fs::read_to_string(entry.path().join(RESULTS_FILE)) {
-            if let Ok(value) = serde_json::from_str::<Value>(&text) {
-                results.push(value);
+        for (file, results) in [
+            (RESULTS_FILE, &mut postqueue),
+            (bench_postsuper::RESULTS_FILE, &mut postsuper),
+        ] {
+            if let Ok(text) = fs::read_to_string(entry.path().join(file)) {
+                if let Ok(value) = serde_json::from_str::<Value>(&text) {
+                    results.push(value);
+                }
             }
         }
     }
-    results.sort_by_key(|result| result["size"].as_u64().unwrap_or(0));
-    Ok(render(&results, &machine()))
+    for results in [&mut postqueue, &mut postsuper] {
+        results.sort_by_key(|result| result["size"].as_u64().unwrap_or(0));
+    }
+    Ok(render(&postqueue, &postsuper, &machine()))
 }
 
 fn seconds_of(result: &Value, label: &str) -> Option<f64> {
@@ -753,28 +890,44 @@ fn seconds_of(result: &Value, label: &str) -> Option<f64> {
         .as_f64()
 }
 
-fn render(results: &[Value], machine: &[(String, String)]) -> String {
+fn render(postqueue: &[Value], postsuper: &[Value], machine: &[(String, String)]) -> String {
     let mut page = String::new();
     page.push_str("# Benchmarks\n\n");
     page.push_str(
         "<!-- Generated by `cargo xtask bench`; rerun it rather than editing by hand. -->\n\n",
     );
     page.push_str(
-        "Our `postqueue -p` / `-j` against Postfix's own (`postqueue` talking to `showq`) and \
-         against a read floor, on generated queues. Reproduce with \
-         `cargo xtask bench --sizes 100000,1000000` (as root, with Postfix installed).\n\n",
+        "Our `postqueue -p` / `-j` and `postsuper -d/-h/-H/-r ALL` against Postfix's own and \
+         against the kernel's floor for the same work, on generated queues. Reproduce with \
+         `cargo xtask bench --sizes 100000,1000000` (as root, with Postfix installed); \
+         `--only postqueue` or `--only postsuper` reruns one part, and the page keeps the \
+         other part's last results.\n\n\
+         Queues come from `cargo xtask gen-queue --seed 1` (cached in `target/bench/<size>`): \
+         Zipf(1) over 300 recipient domains, 1/2/3/50 recipients (70/18/11.5/0.5%), content \
+         2–20 KB log-uniform plus 1% attachments of 30–300 KB, ages over 5 days, 90% deferred \
+         (each with a defer log), the rest in hold, active, incoming and maildrop, 0.5% forced \
+         to expire, 0.06% still being written.\n\n",
     );
     page.push_str("## Machine\n\n| | |\n|---|---|\n");
     for (key, value) in machine {
         let _ = writeln!(page, "| {key} | {value} |");
     }
+    page.push('\n');
+    page.push_str(&render_postqueue(postqueue));
+    page.push('\n');
+    page.push_str(&bench_postsuper::render_section(postsuper));
+    page
+}
+
+fn render_postqueue(results: &[Value]) -> String {
+    let mut page = String::new();
     page.push_str(
-        "\n## Method\n\n\
-         - Queues come from `cargo xtask gen-queue --seed 1` (cached in `target/bench/<size>`): \
-         Zipf(1) over 300 recipient domains, 1/2/3/50 recipients (70/18/11.5/0.5%), content \
-         2–20 KB log-uniform plus 1% attachments of 30–300 KB, ages over 5 days, 90% deferred \
-         (each with a defer log), the rest in hold, active, incoming and maildrop, 0.5% forced \
-         to expire.\n\
+        "## postqueue\n\n\
+         Our `postqueue -p` / `-j` against Postfix's own (`postqueue` talking to `showq`) and \
+         against a read floor.\n\n",
+    );
+    page.push_str(
+        "### Method\n\n\
          - **Ours**: `target/release/postqueue -c ETC -p|-j`, with the default thread count \
          (all cores) and with `POSTQUEUE_THREADS=1`.\n\
          - **Postfix**: `/usr/sbin/postqueue -c ETC -p|-j` against a Postfix master started \
@@ -798,11 +951,11 @@ fn render(results: &[Value], machine: &[(String, String)]) -> String {
          - The machine may be shared with other jobs; min–max shows the noise.\n\n",
     );
     if results.is_empty() {
-        page.push_str("No results yet: run `cargo xtask bench`.\n");
+        page.push_str("No postqueue results yet: run `cargo xtask bench --only postqueue`.\n");
         return page;
     }
 
-    page.push_str("## Queues\n\n| queue | messages | recipients | defer-log entries | queue-file MB | files read by the floor | MB read by the floor | generated in |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    page.push_str("### Queues\n\n| queue | messages | recipients | defer-log entries | queue-file MB | files read by the floor | MB read by the floor | generated in |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for result in results {
         let queue = &result["queue"];
         let _ = writeln!(
@@ -819,7 +972,7 @@ fn render(results: &[Value], machine: &[(String, String)]) -> String {
         );
     }
 
-    page.push_str("\n## Results\n\n| queue | measurement | median s | min–max s | runs | peak RSS MB | messages/s |\n|---:|---|---:|---:|---:|---:|---:|\n");
+    page.push_str("\n### Results\n\n| queue | measurement | median s | min–max s | runs | peak RSS MB | messages/s |\n|---:|---|---:|---:|---:|---:|---:|\n");
     for result in results {
         let size = result["size"].as_u64().unwrap_or(0);
         for timing in result["timings"].as_array().map_or(&[][..], Vec::as_slice) {
@@ -851,7 +1004,7 @@ fn render(results: &[Value], machine: &[(String, String)]) -> String {
     }
 
     let threads = results[0]["threads"].as_u64().unwrap_or(1);
-    page.push_str("\n## Ratios\n\n");
+    page.push_str("\n### Ratios\n\n");
     let _ = writeln!(
         page,
         "real/ours > 1 means ours is faster; ours/floor is how far ours is above the floor with \
@@ -900,7 +1053,7 @@ fn render(results: &[Value], machine: &[(String, String)]) -> String {
         .any(|result| result["syscalls_per_message"].is_array())
     {
         page.push_str(
-            "\n## Where our time goes\n\nSystem calls per message in one run of our \
+            "\n### Where our time goes\n\nSystem calls per message in one run of our \
              `postqueue -p` (all cores, Postfix master stopped) under `strace -c -f`; the most \
              frequent first. The floor needs about 2 `openat`, 2 `read` and 2 `close` per \
              message (queue file and defer log) and nothing else.\n\n| queue | system calls per \
@@ -929,7 +1082,7 @@ fn render(results: &[Value], machine: &[(String, String)]) -> String {
         }
     }
 
-    page.push_str("\n## Output check\n\n| queue | listing | ours vs Postfix |\n|---:|---|---|\n");
+    page.push_str("\n### Output check\n\n| queue | listing | ours vs Postfix |\n|---:|---|---|\n");
     for result in results {
         for check in result["checks"].as_array().map_or(&[][..], Vec::as_slice) {
             let _ = writeln!(
@@ -942,7 +1095,7 @@ fn render(results: &[Value], machine: &[(String, String)]) -> String {
         }
     }
 
-    page.push_str("\n## Verdict\n\n");
+    page.push_str("\n### Verdict\n\n");
     let target = results
         .iter()
         .find(|result| result["size"].as_u64() == Some(1_000_000))
@@ -1002,7 +1155,7 @@ fn render(results: &[Value], machine: &[(String, String)]) -> String {
     page
 }
 
-fn human(size: u64) -> String {
+pub(crate) fn human(size: u64) -> String {
     match size {
         n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
         n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
@@ -1032,7 +1185,7 @@ mod tests {
             "showq_peak_rss_kib": 7200,
             "commit": "abc1234",
         });
-        let page = render(&[result], &[("cores (nproc)".into(), "2".into())]);
+        let page = render(&[result], &[], &[("cores (nproc)".into(), "2".into())]);
         assert!(page.contains("| 1M | 12.0× |"), "{page}");
         assert!(page.contains("**Met**"));
         assert!(page.contains("identical (5 bytes)"));

@@ -46,16 +46,18 @@ pub fn read_all(spool: &Path, threads: usize, limit: Option<usize>) -> Result<Fl
     let parts = on_threads(&directories, threads, |directories| {
         let mut count = FloorCount::default();
         let mut buffer = vec![0u8; limit.unwrap_or(64 * 1024)];
-        while let Some(directory) = directories.next() {
+        for directory in directories {
             read_directory(directory, &mut buffer, limit.is_some(), &mut count)
                 .with_context(|| format!("read {}", directory.display()))?;
         }
         Ok(count)
     })?;
-    Ok(parts.iter().fold(FloorCount::default(), |total, part| FloorCount {
-        files: total.files + part.files,
-        bytes: total.bytes + part.bytes,
-    }))
+    Ok(parts
+        .iter()
+        .fold(FloorCount::default(), |total, part| FloorCount {
+            files: total.files + part.files,
+            bytes: total.bytes + part.bytes,
+        }))
 }
 
 /// Unlinks every file (anything but a directory) under the `queues` of `spool`, subdirectories
@@ -64,7 +66,7 @@ pub fn unlink_all(spool: &Path, queues: &[&str], threads: usize) -> Result<u64> 
     let directories = list_directories(spool, queues)?;
     let parts = on_threads(&directories, threads, |directories| {
         let mut removed = 0;
-        while let Some(directory) = directories.next() {
+        for directory in directories {
             for_each_file(directory, |dirfd, name| {
                 // SAFETY: dirfd is open during the call; name is NUL-terminated.
                 if unsafe { libc::unlinkat(dirfd, name.as_ptr(), 0) } == 0 {
@@ -111,7 +113,7 @@ pub fn rename_all(
     let directories = list_directories(spool, sources)?;
     let parts = on_threads(&directories, threads, |directories| {
         let mut moved = 0;
-        while let Some(directory) = directories.next() {
+        for directory in directories {
             for_each_file(directory, |dirfd, name| {
                 let bytes = name.to_bytes();
                 if !is_valid_queue_id(bytes) {
@@ -169,7 +171,7 @@ fn list_directories(spool: &Path, queues: &[&str]) -> Result<Vec<PathBuf>> {
 
 /// Runs `work` on `threads` threads; each takes directories from one shared queue (a work item
 /// at a time) until none is left. Returns each thread's result.
-fn on_threads<T: Send>(
+pub(crate) fn on_threads<T: Send>(
     directories: &[PathBuf],
     threads: usize,
     work: impl Fn(&mut dyn Iterator<Item = &PathBuf>) -> Result<T> + Sync,

@@ -2,6 +2,7 @@
 //! runs wherever cargo does, with no scripts or extra tools to install.
 
 mod bench;
+mod bench_postsuper;
 mod compat;
 mod demo;
 mod floor;
@@ -23,8 +24,10 @@ commands:
             write a realistic Postfix queue to DIR/spool and a main.cf to DIR/etc
   demo      generate a 10,000-message queue in target/demo and list it with our postqueue/mailq
   test      fmt check, clippy, the whole test suite (real Postfix as oracle); renders docs/compat.md
-  bench [--sizes 100000,1000000] [--quick]
-            time our postqueue against the real one and a read floor; writes docs/benchmarks.md
+  bench [--sizes 100000,1000000] [--quick] [--only postqueue|postsuper]
+        [--postsuper-ops d,h,H,r] [--delete-runs N]
+            time our postqueue against the real one and a read floor, and our postsuper -d/-h/-H/-r
+            ALL against the real one and an unlink/rename floor; writes docs/benchmarks.md
   install [--prefix DIR] [--group GROUP] [--no-setgid]
             build and install postqueue (PREFIX/sbin) and mailq (PREFIX/bin), root:postdrop 2555
             like Postfix's postqueue; PREFIX defaults to /usr/local";
