@@ -660,20 +660,29 @@ impl<'a> Maintenance<'a> {
         directory: &[u8],
         depth: usize,
     ) -> Result<(), Fatal> {
-        let names = read_names(directory).map_err(|error| {
-            Fatal(format!(
-                "scan_dir_push: open directory {}: {}",
-                show(directory),
-                strerror(&error)
-            ))
-        })?;
+        // Read as we go, like scan_dir: memory stays flat however large the directory.
+        let reader =
+            std::fs::read_dir(std::ffi::OsStr::from_bytes(directory)).map_err(|error| {
+                Fatal(format!(
+                    "scan_dir_push: open directory {}: {}",
+                    show(directory),
+                    strerror(&error)
+                ))
+            })?;
         // -d ALL, and -h/-H/-r ALL on a stopped queue, work on runs of plain entries on all
-        // cores (the kernel unlinks and renames faster from two threads); everything else
-        // goes one by one.
+        // cores (the kernel unlinks and renames faster from two threads); entries the
+        // operation does not touch are passed over without an lstat; everything else goes
+        // one by one through the full rules.
         let parallel_delete = step.mass == Some(Operation::Delete);
         let quick_moves = self.quick_move_target(step).is_some();
+        let untouched = self.untouched_queue(step);
         let mut batch: Vec<Vec<u8>> = Vec::new();
-        for (name, regular_file) in names {
+        for entry in reader {
+            // scan_dir stops at a read error as at the end.
+            let Ok(entry) = entry else {
+                break;
+            };
+            let name = entry.file_name().as_bytes().to_vec();
             if name.len() == 1 && step.info.recurse {
                 self.run_batch(step, directory, &mut batch)?;
                 let mut subdirectory = directory.to_vec();
@@ -682,8 +691,18 @@ impl<'a> Maintenance<'a> {
                 self.walk_directory(step, &subdirectory, depth + 1)?;
                 continue;
             }
-            if parallel_delete || (quick_moves && regular_file && is_valid_queue_id(&name)) {
+            let plain =
+                || entry.file_type().is_ok_and(|kind| kind.is_file()) && is_valid_queue_id(&name);
+            if parallel_delete || (quick_moves && plain()) {
                 batch.push(name);
+                if batch.len() >= BATCH_LIMIT {
+                    self.run_batch(step, directory, &mut batch)?;
+                }
+            } else if untouched && plain() {
+                self.visited += 1;
+                if self.visited % PROGRESS_STEP == 0 {
+                    (self.notify)(Notice::Progress(self.visited));
+                }
             } else {
                 self.run_batch(step, directory, &mut batch)?;
                 self.walk_entry(step, directory, name)?;
@@ -803,6 +822,24 @@ impl<'a> Maintenance<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Whether an `ALL` operation (without repairs) leaves this queue's plain entries alone:
+    /// a log queue, or a message queue it does not act on (`-h ALL` in hold, `-H ALL`
+    /// anywhere but hold, ...). For an entry readdir says is a regular file with a queue ID
+    /// for a name, every rule then comes out as "nothing to do", so it needs no `lstat`.
+    fn untouched_queue(&self, step: &WalkStep<'_>) -> bool {
+        let queue = step.queue;
+        let touched = match step.mass {
+            None | Some(Operation::Delete) => return false,
+            Some(Operation::Hold) => queue != "maildrop" && queue != "hold",
+            Some(Operation::Release) => queue == "hold",
+            Some(Operation::Requeue | Operation::Expire | Operation::ExpireRelease) => {
+                queue != "maildrop"
+            }
+        };
+        let acts_here = step.info.message_queue && touched;
+        !step.repair.any() && !acts_here
     }
 
     /// Where `-h ALL`, `-H ALL` or `-r ALL` moves the entries of this queue when nothing else
@@ -1164,6 +1201,9 @@ fn move_entry(directory: libc::c_int, directory_path: &[u8], name: &[u8], target
     }
 }
 
+/// Entries collected before a batch is run, so memory stays flat in huge directories.
+const BATCH_LIMIT: usize = 4096;
+
 /// Entries in a run before a batch is spread over threads.
 const PARALLEL_BATCH_MIN: usize = 64;
 
@@ -1324,23 +1364,6 @@ fn now_seconds() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// The names in a directory, in readdir order, without `.` and `..`.
-/// With each name: whether readdir's `d_type` says "regular file" (false when it does not know).
-fn read_names(directory: &[u8]) -> io::Result<Vec<(Vec<u8>, bool)>> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(std::ffi::OsStr::from_bytes(directory))? {
-        match entry {
-            Ok(entry) => names.push((
-                entry.file_name().as_bytes().to_vec(),
-                entry.file_type().is_ok_and(|kind| kind.is_file()),
-            )),
-            // scan_dir stops at a read error as at the end.
-            Err(_) => break,
-        }
-    }
-    Ok(names)
 }
 
 fn c_path(path: &[u8]) -> io::Result<CString> {
