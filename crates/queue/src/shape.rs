@@ -820,7 +820,9 @@ mod tests {
         assert_eq!(buckets.bucket(10_000.0), 1);
         assert_eq!(buckets.bucket(10_000.0 - 300.0), 2);
         assert_eq!(buckets.bucket(20_000.0), 1);
-        assert_eq!(buckets.bucket(0.0), 10);
+        // 10000 s = 33.3 ticks: 2 + int(log2(33.3)) = 7.
+        assert_eq!(buckets.bucket(0.0), 7);
+        assert_eq!(buckets.bucket(-1.0e9), 10);
         let linear = Buckets {
             count: 5.0,
             tick: 1.0,
