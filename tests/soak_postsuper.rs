@@ -838,25 +838,29 @@ fn soak(settings: &Settings) -> (bool, String) {
     let runs = |op: Op| log.runs.get(&op).copied().unwrap_or(0);
     let total = |label: &str| log.summary.get(label).copied().unwrap_or(0);
     let mut detail = format!(
-        "postsuper={} selection={} injected={} marked={} delivered={} deleted={} queued={} \
-         lost={} duplicated={} delivered+deleted={} delivered+queued={} deleted+queued={} \
+        "injected={} delivered={} deleted={} queued={} lost={} duplicated={} \
+         moved: held={} released={} requeued={} postsuper={} selection={} marked={} \
+         delivered+deleted={} delivered+queued={} deleted+queued={} \
          deleted_unmarked={} deleted_twice={} unknown_deletions={} unknown_sink_lines={} \
          unknown_queue_files={} marked_but_delivered={} ops: hold={} release={} requeue={} \
-         delete={} flush={} moved: held={} released={} requeued={} removed_lines={} \
+         delete={} flush={} removed_lines={} \
          max_backlog={max_backlog} drained={} in {:.1}s, total {:.1}s, seed={}",
+        tally.injected,
+        tally.delivered,
+        tally.deleted,
+        tally.queued,
+        tally.lost.len(),
+        tally.duplicated.len(),
+        total("Placed on hold"),
+        total("Released from hold"),
+        total("Requeued"),
         settings.label(),
         if settings.header_option {
             "header"
         } else {
             "stdin"
         },
-        tally.injected,
         tally.marked,
-        tally.delivered,
-        tally.deleted,
-        tally.queued,
-        tally.lost.len(),
-        tally.duplicated.len(),
         tally.delivered_and_deleted.len(),
         tally.delivered_and_queued.len(),
         tally.deleted_and_queued.len(),
@@ -871,9 +875,6 @@ fn soak(settings: &Settings) -> (bool, String) {
         runs(Op::Requeue),
         runs(Op::DeleteMarked),
         runs(Op::Flush),
-        total("Placed on hold"),
-        total("Released from hold"),
-        total("Requeued"),
         log.removed.len(),
         if drained { "yes" } else { "no" },
         drain_time.as_secs_f64(),
