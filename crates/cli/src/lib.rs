@@ -2,6 +2,7 @@
 //! one place exit codes are decided, output that treats EPIPE as a quiet end, POSIX getopt, and
 //! C `asctime` time stamps.
 
+pub mod describe;
 pub mod getopt;
 pub mod maillog;
 pub mod output;

@@ -6,6 +6,9 @@
 //!
 //! Spec: format-and-postqueue.md §9 (Postfix `sendmail.c`).
 
+mod command;
+pub use command::command;
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -3,8 +3,10 @@
 //!
 //! Spec: format-and-postqueue.md §6, §7, §8, §10.5, §11.
 
+mod command;
 mod flush;
 mod render;
+mod summary;
 
 use std::ops::ControlFlow;
 use std::os::unix::net::UnixStream;
@@ -29,6 +31,7 @@ use postfix_queue_cli::startup::{enter_queue_directory, read_config, untrusted};
 use postfix_queue_cli::status::EX_UNAVAILABLE;
 use postfix_queue_cli::{Outcome, Program};
 
+pub use command::command;
 pub use render::{Listing, ListingFormat};
 
 const PROGRAM: Program = Program::new("postqueue");
@@ -36,7 +39,10 @@ const USAGE: &str =
     "usage: postqueue -f | postqueue -i queueid | postqueue -j | postqueue -p | postqueue -s site";
 /// Our extensions: selection for the listing (long options only, so that no Postfix command
 /// line changes meaning).
-const LONG_OPTIONS: [LongOption; 9] = [
+const LONG_OPTIONS: [LongOption; 12] = [
+    ("summary", false),
+    ("format", true),
+    ("all-instances", false),
     ("sender", true),
     ("recipient", true),
     ("domain", true),
@@ -80,6 +86,9 @@ fn main(args: &[String]) -> Outcome {
     let mut config_dir: Option<PathBuf> = None;
     let mut site_to_flush: Option<String> = None;
     let mut id_to_flush: Option<String> = None;
+    let mut summary = false;
+    let mut summary_json = false;
+    let mut all_instances = false;
     for option in options {
         let wanted = match option {
             Opt::Bad { diagnostic } => {
@@ -103,6 +112,27 @@ fn main(args: &[String]) -> Outcome {
                 site_to_flush = site;
                 Mode::FlushSite
             }
+            Opt::Long("summary", _) => {
+                summary = true;
+                continue;
+            }
+            Opt::Long("all-instances", _) => {
+                all_instances = true;
+                continue;
+            }
+            Opt::Long("format", value) => {
+                match value.as_deref() {
+                    Some("json") => summary_json = true,
+                    Some("text") => summary_json = false,
+                    other => {
+                        selection_problem.get_or_insert(format!(
+                            "bad --format: \"{}\" (use text or json)",
+                            other.unwrap_or_default()
+                        ));
+                    }
+                }
+                continue;
+            }
             Opt::Long(name, value) => {
                 if let Err(problem) = select_by(&mut selection, name, &value.unwrap_or_default()) {
                     selection_problem.get_or_insert(problem);
@@ -122,8 +152,23 @@ fn main(args: &[String]) -> Outcome {
     if let Some(problem) = selection_problem {
         return fatal(problem);
     }
+    if summary {
+        if mode.is_some() {
+            return fatal("--summary is a listing of its own: use it without -p, -j, -f, -i or -s");
+        }
+        mode = Some(Mode::List(if summary_json {
+            ListingFormat::SummaryJson
+        } else {
+            ListingFormat::SummaryText
+        }));
+    } else if summary_json {
+        return fatal("--format works with --summary");
+    }
+    if all_instances && !matches!(mode, Some(Mode::List(_))) {
+        return fatal("--all-instances works with -p, -j and --summary");
+    }
     if !selection.is_empty() && !matches!(mode, Some(Mode::List(_))) {
-        return fatal("selection options work with -p and -j only");
+        return fatal("selection options work with -p, -j and --summary only");
     }
     let directory = config_directory(config_dir.as_deref());
     let config = match read_config(&PROGRAM, &directory, EX_UNAVAILABLE, untrusted()) {
@@ -157,7 +202,7 @@ fn main(args: &[String]) -> Outcome {
     }
     match mode {
         None => fatal(USAGE),
-        Some(Mode::List(format)) => show_queue(&config, format, &selection),
+        Some(Mode::List(format)) => list(&config, format, &selection, all_instances),
         Some(Mode::FlushQueue) => flush::flush_queue(&config),
         Some(Mode::FlushSite) => {
             flush::flush_site(&config, site_to_flush.as_deref().unwrap_or_default())
@@ -247,7 +292,64 @@ fn check_acl(config: &Config, parameter: &str, refusal: &str) -> Result<(), Outc
 
 /// The listing: as root or the mail owner, read the queue files directly. First see whether
 /// showq answers, because real postqueue warns when it does not.
-fn show_queue(config: &Config, format: ListingFormat, selection: &Selection) -> Outcome {
+/// The listing (or summary) of the instance, or with `--all-instances` of the default
+/// instance and each one in its `multi_instance_directories`, each labelled with its
+/// configuration directory.
+fn list(
+    config: &Config,
+    format: ListingFormat,
+    selection: &Selection,
+    all_instances: bool,
+) -> Outcome {
+    let long_ids = config.get_bool("enable_long_queue_ids").unwrap_or(false);
+    let mut listing = Listing::new(format, long_ids);
+    let mut output = Output::new();
+    if !all_instances {
+        let outcome = show_queue(config, &mut listing, &mut output, selection);
+        if outcome != Outcome::Success {
+            return outcome;
+        }
+    } else {
+        let mut directories = vec![config.directory().to_path_buf()];
+        directories.extend(
+            config
+                .get_list("multi_instance_directories")
+                .into_iter()
+                .map(PathBuf::from),
+        );
+        for directory in directories {
+            let instance_config =
+                match read_config(&PROGRAM, &directory, EX_UNAVAILABLE, untrusted()) {
+                    Ok(config) => config,
+                    Err(outcome) => return outcome,
+                };
+            if let Err(outcome) = enter_queue_directory(&instance_config, EX_UNAVAILABLE) {
+                return outcome;
+            }
+            let long_ids = instance_config
+                .get_bool("enable_long_queue_ids")
+                .unwrap_or(false);
+            listing.begin_instance(output.buffer(), &directory.display().to_string(), long_ids);
+            let outcome = show_queue(&instance_config, &mut listing, &mut output, selection);
+            if outcome != Outcome::Success {
+                return outcome;
+            }
+        }
+    }
+    listing.finish(output.buffer());
+    match output.flush() {
+        Ok(()) => Outcome::Success,
+        Err(stop) => write_outcome(stop),
+    }
+}
+
+fn show_queue(
+    config: &Config,
+    listing: &mut Listing,
+    output: &mut Output,
+    selection: &Selection,
+) -> Outcome {
+    let format = listing.format();
     if let Err(outcome) = check_acl(config, "authorized_mailq_users", "view the mail queue") {
         return outcome;
     }
@@ -271,7 +373,7 @@ fn show_queue(config: &Config, format: ListingFormat, selection: &Selection) -> 
                     "--header needs to read the queue files: run it as root or as the mail owner",
                 );
             }
-            return list_from_showq(config, format, stream, selection);
+            return list_from_showq(config, listing, output, stream, selection);
         }
         Ok(None) => {}
         Err(error) if matches!(error.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
@@ -328,8 +430,6 @@ fn show_queue(config: &Config, format: ListingFormat, selection: &Selection) -> 
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    let mut listing = Listing::new(format, long_ids);
-    let mut output = Output::new();
     let mut stop: Option<WriteStop> = None;
     let walk = ShowqWalk::new(&layout);
     // Each entry is rendered on the worker that read it; this thread only adds separators,
@@ -383,8 +483,7 @@ fn show_queue(config: &Config, format: ListingFormat, selection: &Selection) -> 
         }
         return fatal("malformed showq server response");
     }
-    listing.finish(output.buffer());
-    match output.flush() {
+    match output.maybe_flush() {
         Ok(()) => Outcome::Success,
         Err(stop) => write_outcome(stop),
     }
@@ -400,7 +499,8 @@ fn can_read_queue_directly(config: &Config) -> bool {
 /// The listing as the showq daemon sends it, for users who cannot read the queue.
 fn list_from_showq(
     config: &Config,
-    format: ListingFormat,
+    listing: &mut Listing,
+    output: &mut Output,
     stream: UnixStream,
     selection: &Selection,
 ) -> Outcome {
@@ -409,9 +509,6 @@ fn list_from_showq(
         return fatal(format!("setresgid: {}", strerror(&error)));
     }
     let utf8_enabled = config.get_bool("smtputf8_enable").unwrap_or(true);
-    let long_ids = config.get_bool("enable_long_queue_ids").unwrap_or(false);
-    let mut output = Output::new();
-    let mut listing = Listing::new(format, long_ids);
     let stream_name = format!("public/{} socket", config.get("showq_service_name"));
     let now = now_seconds();
     let empty_address = config.get("empty_address_recipient").into_bytes();
@@ -442,8 +539,7 @@ fn list_from_showq(
             }
         }
     }
-    listing.finish(output.buffer());
-    match output.flush() {
+    match output.maybe_flush() {
         Ok(()) => Outcome::Success,
         Err(stop) => write_outcome(stop),
     }

@@ -12,6 +12,10 @@ pub enum ListingFormat {
     Classic,
     /// `-j`, JSON Lines.
     Json,
+    /// `--summary` (our extension): a table of recipient domains.
+    SummaryText,
+    /// `--summary --format json`.
+    SummaryJson,
 }
 
 /// One entry's lines, rendered on its own (no header or separator), and its size for the
@@ -20,19 +24,26 @@ pub enum ListingFormat {
 pub struct Rendered {
     pub bytes: Vec<u8>,
     pub size: i64,
+    /// What the entry adds to `--summary`.
+    pub summary: Option<crate::summary::Item>,
 }
 
 /// Renders one entry in `format`; independent of the entries around it, so it can run on any
 /// thread.
 pub fn render(format: ListingFormat, long_ids: bool, entry: &Entry) -> Rendered {
     let mut bytes = Vec::with_capacity(256);
+    let mut summary = None;
     match format {
         ListingFormat::Classic => Listing::classic_body(long_ids, &mut bytes, entry),
         ListingFormat::Json => json_entry(&mut bytes, entry),
+        ListingFormat::SummaryText | ListingFormat::SummaryJson => {
+            summary = Some(crate::summary::Item::of(entry));
+        }
     }
     Rendered {
         bytes,
         size: entry.size,
+        summary,
     }
 }
 
@@ -43,6 +54,11 @@ pub struct Listing {
     long_ids: bool,
     count: u64,
     total_size: u64,
+    /// With `--all-instances`: the instance whose entries come next.
+    instance: Option<String>,
+    /// Whether results are labelled with their instance.
+    labelled: bool,
+    summary: crate::summary::Summary,
 }
 
 impl Listing {
@@ -52,7 +68,31 @@ impl Listing {
             long_ids,
             count: 0,
             total_size: 0,
+            instance: None,
+            labelled: false,
+            summary: crate::summary::Summary::default(),
         }
+    }
+
+    pub fn format(&self) -> ListingFormat {
+        self.format
+    }
+
+    /// `--all-instances`: label what follows with `instance` (a field in JSON, a column in
+    /// the summary). The classic listing starts afresh for each instance, after a heading.
+    pub fn begin_instance(&mut self, out: &mut Vec<u8>, instance: &str, long_ids: bool) {
+        if self.format == ListingFormat::Classic {
+            if self.labelled {
+                self.finish(out);
+                out.push(b'\n');
+            }
+            out.extend_from_slice(format!("instance {instance}:\n").as_bytes());
+            self.count = 0;
+            self.total_size = 0;
+        }
+        self.long_ids = long_ids;
+        self.labelled = true;
+        self.instance = Some(instance.to_string());
     }
 
     pub fn entry(&mut self, out: &mut Vec<u8>, entry: &Entry) {
@@ -63,6 +103,21 @@ impl Listing {
     /// Appends an entry rendered by [`render`] (possibly on another thread), with the header
     /// or separator that depends on its place in the listing.
     pub fn push(&mut self, out: &mut Vec<u8>, rendered: &Rendered) {
+        if let Some(item) = &rendered.summary {
+            self.summary.add(self.instance.as_deref(), item);
+            return;
+        }
+        if self.format == ListingFormat::Json {
+            if let Some(instance) = &self.instance {
+                // `{"instance": "NAME", ` then the entry's own fields.
+                out.extend_from_slice(b"{\"instance\": ");
+                json_string(out, instance.as_bytes());
+                out.extend_from_slice(b", ");
+                out.extend_from_slice(rendered.bytes.get(1..).unwrap_or_default());
+                self.count += 1;
+                return;
+            }
+        }
         if self.format == ListingFormat::Classic {
             if self.count > 0 {
                 out.push(b'\n');
@@ -84,8 +139,17 @@ impl Listing {
 
     /// The summary line (`-p` only; an empty JSON listing prints nothing at all).
     pub fn finish(&self, out: &mut Vec<u8>) {
-        if self.format == ListingFormat::Json {
-            return;
+        match self.format {
+            ListingFormat::Json => return,
+            ListingFormat::SummaryText => {
+                out.extend_from_slice(self.summary.text(self.labelled).as_bytes());
+                return;
+            }
+            ListingFormat::SummaryJson => {
+                out.extend_from_slice(self.summary.json(self.labelled).as_bytes());
+                return;
+            }
+            ListingFormat::Classic => {}
         }
         if self.count == 0 {
             out.extend_from_slice(b"Mail queue is empty\n");

@@ -3,8 +3,11 @@
 //!
 //! Spec: postsuper-and-qshape.md §1 (Postfix `postsuper.c` main), §2.4, §4.
 
+mod command;
 mod progress;
 mod selected;
+
+pub use command::command;
 
 use std::io::Read;
 use std::path::PathBuf;

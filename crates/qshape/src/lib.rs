@@ -3,6 +3,7 @@
 //!
 //! Spec: postsuper-and-qshape.md §3 (qshape.pl 3.7.11).
 
+mod command;
 mod options;
 mod progress;
 mod render;
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 use postfix_queue::shape::{Buckets, Counting};
 use postfix_queue_cli::output::{Output, WriteStop};
 
+pub use command::command;
 pub use options::{Format, Options};
 
 /// Runs qshape. `program` is argv\[0] as invoked (qshape's `$0`), `args` the rest.
@@ -27,8 +29,12 @@ pub fn run(program: &str, args: &[String]) -> ExitCode {
         Ok(options) => options,
         Err(code) => return code,
     };
-    if let Err(code) = options::enter_queue_directory(program, &options) {
-        return code;
+    // qshape asks postconf for the queue directory (and may die there) before it looks at
+    // the numeric options (and warns about them).
+    if !options.all_instances {
+        if let Err(code) = options::enter_queue_directory(program, &options) {
+            return code;
+        }
     }
     let settings = options.settings(program);
     let buckets = Buckets {
@@ -44,7 +50,9 @@ pub fn run(program: &str, args: &[String]) -> ExitCode {
     } else {
         Counting::Recipients
     };
-    let at_terminal = std::io::stdout().is_terminal() && options.format == Format::Text;
+    // Interim reports are qshape's terminal feature for one instance's text table.
+    let at_terminal =
+        std::io::stdout().is_terminal() && options.format == Format::Text && !options.all_instances;
     let (batch, row_limit, clear) = if at_terminal {
         (
             settings.batch_messages,
@@ -63,49 +71,84 @@ pub fn run(program: &str, args: &[String]) -> ExitCode {
         clear: (batch > 0.0).then_some(clear.as_slice()),
     };
     let mut output = Output::new();
-    let started = std::time::Instant::now();
-    let interim = |shape: &postfix_queue::shape::Shape, output: &mut Output| {
-        progress::suspend(|| {
-            report.write(output.buffer(), shape);
-            output.flush()
-        })
+    let instances: Vec<Option<String>> = if options.all_instances {
+        match instance_directories(&options) {
+            Ok(directories) => directories.into_iter().map(Some).collect(),
+            Err(message) => {
+                eprintln!("{program}: fatal: {message}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        vec![None]
     };
-    let scanned = scan::scan(
-        program,
-        &options.queues,
-        &buckets,
-        counting,
-        options.parents,
-        batch,
-        &mut output,
-        interim,
-    );
-    progress::finish();
-    let scanned = match scanned {
-        Ok(scanned) => scanned,
-        Err(stop) => return write_stop(program, stop),
-    };
-    let elapsed = started.elapsed().as_secs_f64();
+    let start_directory = std::env::current_dir().ok();
+    let mut scans = Vec::new();
+    for instance in instances {
+        if let Some(directory) = &instance {
+            let mut instance_options = options.clone();
+            instance_options.config_directory = Some(Some(directory.clone()));
+            if let Some(start) = &start_directory {
+                let _ = std::env::set_current_dir(start);
+            }
+            if let Err(code) = options::enter_queue_directory(program, &instance_options) {
+                return code;
+            }
+        }
+        let started = std::time::Instant::now();
+        let interim = |shape: &postfix_queue::shape::Shape, output: &mut Output| {
+            progress::suspend(|| {
+                report.write(output.buffer(), shape);
+                output.flush()
+            })
+        };
+        let scanned = scan::scan(
+            program,
+            &options.queues,
+            &buckets,
+            counting,
+            options.parents,
+            batch,
+            &mut output,
+            interim,
+        );
+        progress::finish();
+        let scanned = match scanned {
+            Ok(scanned) => scanned,
+            Err(stop) => return write_stop(program, stop),
+        };
+        scans.push(render::Scan {
+            instance,
+            scanned,
+            elapsed: started.elapsed().as_secs_f64(),
+        });
+    }
     let mut document = Vec::new();
     match options.format {
-        Format::Text => report.write(&mut document, &scanned.shape),
+        Format::Text => {
+            for scan in &scans {
+                if let Some(instance) = &scan.instance {
+                    document.extend_from_slice(format!("instance {instance}:\n").as_bytes());
+                }
+                report.write(&mut document, &scan.scanned.shape);
+            }
+        }
         Format::Json => render::json(
             &mut document,
             &options,
             &settings,
             &buckets,
-            &scanned,
+            &scans,
             counting,
-            elapsed,
+            options.all_instances,
         ),
         Format::Prometheus => render::prometheus(
             &mut document,
             &options,
             &settings,
             &buckets,
-            &scanned,
+            &scans,
             counting,
-            elapsed,
         ),
     }
     if let Some(path) = &options.output_file {
@@ -139,6 +182,19 @@ fn write_stop(program: &str, stop: WriteStop) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `--all-instances`: the configuration directory (from `-c`, `MAIL_CONFIG` or the default)
+/// and each entry of its `multi_instance_directories`.
+fn instance_directories(options: &Options) -> Result<Vec<String>, String> {
+    let directory = match &options.config_directory {
+        Some(Some(directory)) => std::path::PathBuf::from(directory),
+        _ => postfix_queue::config::config_directory(None),
+    };
+    let config = postfix_queue::Config::load(&directory).map_err(|error| error.to_string())?;
+    let mut directories = vec![directory.display().to_string()];
+    directories.extend(config.get_list("multi_instance_directories"));
+    Ok(directories)
 }
 
 /// What `` `clear` `` prints for this terminal, as qshape takes it.

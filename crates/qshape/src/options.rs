@@ -37,6 +37,8 @@ pub struct Options {
     pub format: Format,
     pub output_file: Option<PathBuf>,
     pub per_message: bool,
+    /// `--all-instances`: the default instance and every `multi_instance_directories` entry.
+    pub all_instances: bool,
     /// Rows kept in machine output (`--top`); 0 = all.
     pub top: Option<usize>,
 }
@@ -53,7 +55,14 @@ pub struct Settings {
 }
 
 /// Our long options; any other is rejected the way qshape rejects it.
-const KNOWN_LONG: [&str; 5] = ["format", "output", "per-message", "top", "help"];
+const KNOWN_LONG: [&str; 6] = [
+    "format",
+    "output",
+    "per-message",
+    "top",
+    "help",
+    "all-instances",
+];
 
 const LONG_USAGE: &str = "\
 Our extensions (long options; qshape itself has none):
@@ -61,6 +70,7 @@ Our extensions (long options; qshape itself has none):
 \t--output FILE     write the report to FILE atomically (temporary file, then rename)
 \t--per-message     count messages instead of recipients (one per domain per message)
 \t--top N           machine output: keep the N largest domains, sum the rest as \"other\"
+\t--all-instances   the default instance and each multi_instance_directories entry
 \t--help            this text
 ";
 
@@ -119,6 +129,7 @@ pub fn parse(program: &str, args: &[String]) -> Result<Options, ExitCode> {
         format: Format::Text,
         output_file: None,
         per_message: false,
+        all_instances: false,
         top: None,
     };
     let mut help = false;
@@ -254,6 +265,7 @@ fn long_option(
         }
         "output" => options.output_file = Some(PathBuf::from(value()?)),
         "per-message" => options.per_message = true,
+        "all-instances" => options.all_instances = true,
         "top" => {
             let text = value()?;
             options.top = Some(

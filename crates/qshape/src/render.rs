@@ -186,37 +186,62 @@ fn row_json(row: &Row) -> serde_json::Value {
     })
 }
 
-/// One JSON document (docs/qshape-json.md).
+/// One instance's results, for the machine formats.
+#[derive(Debug)]
+pub struct Scan {
+    /// With `--all-instances`: the instance's configuration directory.
+    pub instance: Option<String>,
+    pub scanned: Scanned,
+    pub elapsed: f64,
+}
+
+/// One JSON document (docs/qshape.schema.json); with `--all-instances`, an array of them,
+/// each with its `instance`.
 pub fn json(
     out: &mut Vec<u8>,
     options: &Options,
     settings: &Settings,
     buckets: &Buckets,
-    scanned: &Scanned,
+    scans: &[Scan],
     counting: Counting,
-    elapsed: f64,
+    all_instances: bool,
 ) {
-    let (rows, other) = machine_rows(&scanned.shape, settings, options.top);
-    let total = scanned.shape.total();
-    let document = serde_json::json!({
-        "version": 1,
-        "generated_at": buckets.now,
-        "scan_seconds": elapsed,
-        "files_scanned": scanned.files_seen,
-        "counting": counting_name(counting),
-        "parents": options.parents,
-        "queues": options.queues.iter().zip(&scanned.messages_per_queue).map(|(queue, messages)| {
-            serde_json::json!({"name": queue, "messages": messages})
-        }).collect::<Vec<_>>(),
-        "buckets": bucket_list(buckets),
-        "total": {
-            "total": total.first().copied().unwrap_or(0),
-            "buckets": total.iter().skip(1).copied().collect::<Vec<u64>>(),
-        },
-        "domains": rows.iter().map(row_json).collect::<Vec<_>>(),
-        "other": other.as_ref().map(row_json),
-    });
-    let _ = serde_json::to_writer_pretty(&mut *out, &document);
+    let documents: Vec<serde_json::Value> = scans
+        .iter()
+        .map(|scan| {
+            let scanned = &scan.scanned;
+            let (rows, other) = machine_rows(&scanned.shape, settings, options.top);
+            let total = scanned.shape.total();
+            let mut document = serde_json::json!({
+                "version": 1,
+                "generated_at": buckets.now,
+                "scan_seconds": scan.elapsed,
+                "files_scanned": scanned.files_seen,
+                "counting": counting_name(counting),
+                "parents": options.parents,
+                "queues": options.queues.iter().zip(&scanned.messages_per_queue).map(|(queue, messages)| {
+                    serde_json::json!({"name": queue, "messages": messages})
+                }).collect::<Vec<_>>(),
+                "buckets": bucket_list(buckets),
+                "total": {
+                    "total": total.first().copied().unwrap_or(0),
+                    "buckets": total.iter().skip(1).copied().collect::<Vec<u64>>(),
+                },
+                "domains": rows.iter().map(row_json).collect::<Vec<_>>(),
+                "other": other.as_ref().map(row_json),
+            });
+            if let Some(instance) = &scan.instance {
+                document["instance"] = serde_json::Value::from(instance.as_str());
+            }
+            document
+        })
+        .collect();
+    let value = if all_instances {
+        serde_json::Value::Array(documents)
+    } else {
+        documents.into_iter().next().unwrap_or_default()
+    };
+    let _ = serde_json::to_writer_pretty(&mut *out, &value);
     out.push(b'\n');
 }
 
@@ -242,71 +267,86 @@ fn seconds_label(value: Option<f64>) -> String {
     }
 }
 
-/// The Prometheus text exposition format, with names in the postfix_exporter family.
+/// A row's name and counts.
+type NamedCounts = (Vec<u8>, Vec<u64>);
+
+/// The Prometheus text exposition format, with names in the postfix_exporter family; with
+/// `--all-instances`, every sample carries a `postfix_instance` label.
 pub fn prometheus(
     out: &mut Vec<u8>,
     options: &Options,
     settings: &Settings,
     buckets: &Buckets,
-    scanned: &Scanned,
+    scans: &[Scan],
     counting: Counting,
-    elapsed: f64,
 ) {
+    use std::fmt::Write as _;
     let top = Some(options.top.unwrap_or(20));
-    let (rows, other) = machine_rows(&scanned.shape, settings, top);
     let kind = counting_name(counting);
     let bounds = buckets.bounds_seconds();
+    let instance_label = |scan: &Scan| match &scan.instance {
+        Some(instance) => format!("postfix_instance=\"{}\",", label(instance.as_bytes())),
+        None => String::new(),
+    };
+    let prepared: Vec<(String, Vec<NamedCounts>)> = scans
+        .iter()
+        .map(|scan| {
+            let (rows, other) = machine_rows(&scan.scanned.shape, settings, top);
+            let mut all_rows = vec![(TOTAL.to_vec(), scan.scanned.shape.total().to_vec())];
+            all_rows.extend(rows.into_iter().map(|row| (row.name, row.counts)));
+            if let Some(other) = other {
+                all_rows.push((b"other".to_vec(), other.counts));
+            }
+            (instance_label(scan), all_rows)
+        })
+        .collect();
     let mut text = String::new();
-    use std::fmt::Write as _;
     let _ = writeln!(
         text,
         "# HELP postfix_queue_depth Messages in each scanned queue directory (as qshape counts them)."
     );
     let _ = writeln!(text, "# TYPE postfix_queue_depth gauge");
-    for (queue, messages) in options.queues.iter().zip(&scanned.messages_per_queue) {
-        let _ = writeln!(
-            text,
-            "postfix_queue_depth{{queue=\"{}\"}} {messages}",
-            label(queue.as_bytes())
-        );
+    for (scan, (instance, _)) in scans.iter().zip(&prepared) {
+        for (queue, messages) in options.queues.iter().zip(&scan.scanned.messages_per_queue) {
+            let _ = writeln!(
+                text,
+                "postfix_queue_depth{{{instance}queue=\"{}\"}} {messages}",
+                label(queue.as_bytes())
+            );
+        }
     }
     let _ = writeln!(
         text,
         "# HELP postfix_qshape_domain_addresses Addresses per domain over the scanned queues (count=recipients, senders or messages); domain=\"TOTAL\" is all of them, domain=\"other\" the domains beyond the top N."
     );
     let _ = writeln!(text, "# TYPE postfix_qshape_domain_addresses gauge");
-    let total = scanned.shape.total();
-    let mut all_rows: Vec<(&[u8], &[u64])> = vec![(TOTAL, total)];
-    all_rows.extend(
-        rows.iter()
-            .map(|row| (row.name.as_slice(), row.counts.as_slice())),
-    );
-    if let Some(other) = &other {
-        all_rows.push((b"other", other.counts.as_slice()));
-    }
-    for (name, counts) in &all_rows {
-        let _ = writeln!(
-            text,
-            "postfix_qshape_domain_addresses{{count=\"{kind}\",domain=\"{}\"}} {}",
-            label(name),
-            counts.first().copied().unwrap_or(0)
-        );
+    for (instance, rows) in &prepared {
+        for (name, counts) in rows {
+            let _ = writeln!(
+                text,
+                "postfix_qshape_domain_addresses{{{instance}count=\"{kind}\",domain=\"{}\"}} {}",
+                label(name),
+                counts.first().copied().unwrap_or(0)
+            );
+        }
     }
     let _ = writeln!(
         text,
         "# HELP postfix_qshape_domain_age Addresses per domain and age bucket (qshape's columns): age between age_min_seconds and age_max_seconds."
     );
     let _ = writeln!(text, "# TYPE postfix_qshape_domain_age gauge");
-    for (name, counts) in &all_rows {
-        for (column, (lower, upper)) in bounds.iter().enumerate() {
-            let _ = writeln!(
-                text,
-                "postfix_qshape_domain_age{{count=\"{kind}\",domain=\"{}\",age_min_seconds=\"{}\",age_max_seconds=\"{}\"}} {}",
-                label(name),
-                seconds_label(Some(*lower)),
-                seconds_label(*upper),
-                counts.get(column + 1).copied().unwrap_or(0)
-            );
+    for (instance, rows) in &prepared {
+        for (name, counts) in rows {
+            for (column, (lower, upper)) in bounds.iter().enumerate() {
+                let _ = writeln!(
+                    text,
+                    "postfix_qshape_domain_age{{{instance}count=\"{kind}\",domain=\"{}\",age_min_seconds=\"{}\",age_max_seconds=\"{}\"}} {}",
+                    label(name),
+                    seconds_label(Some(*lower)),
+                    seconds_label(*upper),
+                    counts.get(column + 1).copied().unwrap_or(0)
+                );
+            }
         }
     }
     let _ = writeln!(
@@ -314,7 +354,19 @@ pub fn prometheus(
         "# HELP postfix_qshape_scan_duration_seconds How long the scan took."
     );
     let _ = writeln!(text, "# TYPE postfix_qshape_scan_duration_seconds gauge");
-    let _ = writeln!(text, "postfix_qshape_scan_duration_seconds {elapsed:.6}");
+    for (scan, (instance, _)) in scans.iter().zip(&prepared) {
+        let instance = instance.trim_end_matches(',');
+        let _ = writeln!(
+            text,
+            "postfix_qshape_scan_duration_seconds{} {:.6}",
+            if instance.is_empty() {
+                String::new()
+            } else {
+                format!("{{{instance}}}")
+            },
+            scan.elapsed
+        );
+    }
     let _ = writeln!(
         text,
         "# HELP postfix_qshape_last_scan_timestamp_seconds When the scan started (Unix time)."
