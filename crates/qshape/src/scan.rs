@@ -131,6 +131,15 @@ pub fn scan(
                         break;
                     }
                 }
+                Found::Unreadable { directory, error } => {
+                    progress::suspend(|| {
+                        eprintln!(
+                            "Can't cd to {}: {}\n at {program} line 375.",
+                            directory.display(),
+                            postfix_queue::error::strerror(&error)
+                        )
+                    });
+                }
                 Found::Missing { top, error } => {
                     progress::suspend(|| {
                         eprintln!(

@@ -46,6 +46,11 @@ pub enum Found {
         top: String,
         error: std::io::Error,
     },
+    /// A directory that cannot be read (File::Find's "Can't cd to").
+    Unreadable {
+        directory: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 /// Iterates the candidates of all queue arguments, in File::Find order.
@@ -79,10 +84,13 @@ impl Walk {
         }
     }
 
-    fn open_level(queue: usize, path: PathBuf) -> Option<Level> {
-        let reader = std::fs::read_dir(&path).ok()?;
+    fn open_level(queue: usize, path: PathBuf) -> Result<Level, (PathBuf, std::io::Error)> {
+        let reader = match std::fs::read_dir(&path) {
+            Ok(reader) => reader,
+            Err(error) => return Err((path, error)),
+        };
         let handle = File::open(&path).ok();
-        Some(Level {
+        Ok(Level {
             queue,
             directory: Arc::new(Directory {
                 path: Some(path),
@@ -128,8 +136,11 @@ impl Iterator for Walk {
                 match level.subdirectories.pop_front() {
                     Some(path) => {
                         let queue = level.queue;
-                        if let Some(next) = Self::open_level(queue, path) {
-                            self.stack.push(next);
+                        match Self::open_level(queue, path) {
+                            Ok(next) => self.stack.push(next),
+                            Err((directory, error)) => {
+                                return Some(Found::Unreadable { directory, error })
+                            }
                         }
                     }
                     None => {
@@ -144,8 +155,9 @@ impl Iterator for Walk {
                 Err(error) => return Some(Found::Missing { top, error }),
             };
             if metadata.is_dir() {
-                if let Some(level) = Self::open_level(queue, PathBuf::from(&top)) {
-                    self.stack.push(level);
+                match Self::open_level(queue, PathBuf::from(&top)) {
+                    Ok(level) => self.stack.push(level),
+                    Err((directory, error)) => return Some(Found::Unreadable { directory, error }),
                 }
                 continue;
             }
