@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: times our postqueue against the real Postfix postqueue (through a
-//! showq-only Postfix instance on the same spool) and against a read floor, and our postsuper's
+//! showq-only Postfix instance on the same spool) and against a read floor, our postsuper's
 //! mass operations against the real postsuper and an unlink/rename floor (bench_postsuper.rs),
-//! on generated queues of 100k and 1M messages, and writes docs/benchmarks.md.
+//! and our qshape against Postfix's and an envelope-read floor (bench_qshape.rs), on generated
+//! queues of 100k and 1M messages, and writes docs/benchmarks.md.
 //!
 //! Method (perf-anchors.md): warm page cache, one warm-up run, then the median of 3; stdout to
 //! /dev/null; peak RSS from wait4(2). The warm-up runs write their output to files instead, and
@@ -9,9 +10,10 @@
 //! Postfix prints.
 //!
 //! Each part keeps its results per size under target/bench/<size> (results.json for postqueue,
-//! postsuper-results.json for postsuper), so `--only` reruns one part and the page still shows
-//! the other's last results.
+//! postsuper-results.json for postsuper, qshape-results.json for qshape), so `--only` reruns
+//! one part and the page still shows the others' last results.
 
+use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{BufReader, Read};
@@ -24,6 +26,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::bench_postsuper::{self, Op, PostsuperOptions};
+use crate::bench_qshape::{self, QshapeOptions};
 use crate::floor;
 use crate::gen::{self, GenOptions, MANIFEST};
 use crate::process::{self, run_measured};
@@ -35,20 +38,21 @@ const TARGET_SPEEDUP: f64 = 8.0;
 const RESULTS_FILE: &str = "results.json";
 
 const USAGE: &str = "usage: cargo xtask bench [--sizes 100000,1000000] [--quick] \
-[--only postqueue|postsuper] [--postsuper-ops d,h,H,r] [--delete-runs N] [--render-only]";
+[--only postqueue|postsuper|qshape] [--postsuper-ops d,h,H,r] [--delete-runs N] [--render-only]";
 
 /// Which part of the benchmark runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
     Postqueue,
     Postsuper,
+    Qshape,
 }
 
 #[derive(Debug, Clone)]
 struct BenchOptions {
     sizes: Vec<u64>,
     runs: usize,
-    /// None: both parts.
+    /// None: every part.
     only: Option<Part>,
     postsuper_ops: Vec<Op>,
     delete_runs: Option<usize>,
@@ -88,7 +92,10 @@ fn parse_args(args: &[String]) -> Result<BenchOptions> {
                 only = Some(match args.next().map(String::as_str) {
                     Some("postqueue") => Part::Postqueue,
                     Some("postsuper") => Part::Postsuper,
-                    other => bail!("--only needs postqueue or postsuper (got {other:?})\n{USAGE}"),
+                    Some("qshape") => Part::Qshape,
+                    other => bail!(
+                        "--only needs postqueue, postsuper or qshape (got {other:?})\n{USAGE}"
+                    ),
                 });
             }
             "--postsuper-ops" => {
@@ -158,6 +165,31 @@ pub fn run(args: &[String]) -> Result<()> {
             bench_postsuper::REAL_POSTSUPER
         );
     }
+    // Also in a directory of its own: qshape's messages name it by $0.
+    let ours_qshape = bench_root.join("qshape-under-test/qshape");
+    let qshape = options.runs_part(Part::Qshape)
+        && match bench_qshape::runnable() {
+            Ok(()) => true,
+            Err(why) => {
+                println!("bench: qshape is not measured: {why}");
+                false
+            }
+        };
+    if qshape {
+        fs::create_dir_all(bench_root.join("qshape-under-test"))?;
+        let _ = fs::remove_file(&ours_qshape);
+        fs::copy(bin.join("qshape"), &ours_qshape).context("copy the qshape binary")?;
+    }
+    let qshape_options = QshapeOptions {
+        runs: options.runs,
+        real: bench_qshape::real_available(),
+    };
+    if qshape && !qshape_options.real {
+        println!(
+            "bench: Postfix's qshape is not measured: {} (or perl) is not installed",
+            bench_qshape::REAL_QSHAPE
+        );
+    }
     let postsuper_options = PostsuperOptions {
         ops: options.postsuper_ops.clone(),
         runs: options.runs,
@@ -180,6 +212,7 @@ pub fn run(args: &[String]) -> Result<()> {
             ensure_queue(size, &directory)?;
             let spool = directory.join("spool");
             ensure_owned_by_postfix(&directory, &spool)?;
+            let cpu = process::CpuSnapshot::now();
             let mut result = bench_postsuper::bench_size(
                 size,
                 &directory,
@@ -188,6 +221,13 @@ pub fn run(args: &[String]) -> Result<()> {
                 threads,
             )?;
             bench_postsuper::stamp(&mut result, &commit);
+            // Per measurement: operations kept from an earlier run keep their own.
+            let load = other_load(&cpu);
+            if let Some(measurements) = result["measurements"].as_array_mut() {
+                for measurement in measurements {
+                    measurement["other_load"] = load.clone();
+                }
+            }
             let path = directory.join(bench_postsuper::RESULTS_FILE);
             // Operations not run this time keep their last results.
             let previous = fs::read_to_string(&path)
@@ -196,8 +236,85 @@ pub fn run(args: &[String]) -> Result<()> {
             bench_postsuper::keep_other_operations(&mut result, previous.as_ref());
             fs::write(&path, serde_json::to_string_pretty(&result)?)?;
         }
+        if qshape {
+            let facts = ensure_queue(size, &directory)?;
+            ensure_owned_by_postfix(&directory, &directory.join("spool"))?;
+            let cpu = process::CpuSnapshot::now();
+            let mut result = bench_qshape::bench_size(
+                size,
+                &directory,
+                facts,
+                &ours_qshape,
+                &qshape_options,
+                threads,
+            )?;
+            result["commit"] = Value::String(commit.clone());
+            result["other_load"] = other_load(&cpu);
+            fs::write(
+                directory.join(bench_qshape::RESULTS_FILE),
+                serde_json::to_string_pretty(&result)?,
+            )?;
+        }
     }
     write_page(&bench_root)
+}
+
+/// How busy the rest of the machine was while a part ran: the CPU other processes used and
+/// the CPU the hypervisor stole, as average cores busy.
+fn other_load(since: &process::CpuSnapshot) -> Value {
+    let load = since.others_since();
+    println!(
+        "bench: meanwhile other processes used {:.2} cores on average, kernel threads {:.2}, \
+         steal {:.2}",
+        load.processes, load.kernel_threads, load.steal
+    );
+    json!({
+        "other_processes_cores": load.processes,
+        "kernel_threads_cores": load.kernel_threads,
+        "steal_cores": load.steal,
+    })
+}
+
+/// A sentence on the other load of each size's run, for a part's section ("" when none was
+/// recorded).
+pub(crate) fn render_other_load(results: &[Value]) -> String {
+    let cells: Vec<String> = results
+        .iter()
+        .filter_map(|result| {
+            Some(format!(
+                "{}: {}",
+                human(result["size"].as_u64()?),
+                describe_load(&result["other_load"])?
+            ))
+        })
+        .collect();
+    if cells.is_empty() {
+        return String::new();
+    }
+    format!(
+        "{} {}.\n",
+        load_preamble(results[0]["threads"].as_u64().unwrap_or(1)),
+        cells.join("; ")
+    )
+}
+
+/// "0.02 cores (kernel threads 0.01, steal 0.00)", from a stored other_load.
+pub(crate) fn describe_load(load: &Value) -> Option<String> {
+    Some(format!(
+        "{:.2} cores (kernel threads {:.2}, steal {:.2})",
+        load["other_processes_cores"].as_f64()?,
+        load["kernel_threads_cores"].as_f64().unwrap_or(0.0),
+        load["steal_cores"].as_f64().unwrap_or(0.0)
+    ))
+}
+
+pub(crate) fn load_preamble(threads: u64) -> String {
+    format!(
+        "Load from other processes while this part ran: the machine's CPU time (/proc/stat) \
+         less xtask's and its children's and less the kernel threads' (writeback and discard, \
+         which our own work causes too), as average cores busy out of {threads}; more than a \
+         few hundredths means the run shared the machine. Per size:"
+    )
 }
 
 fn write_page(bench_root: &Path) -> Result<()> {
@@ -228,7 +345,7 @@ fn real_postfix_available() -> std::result::Result<(), String> {
 }
 
 /// Generates the queue unless a complete one is cached (its manifest is written last).
-fn ensure_queue(size: u64, directory: &Path) -> Result<Value> {
+pub(crate) fn ensure_queue(size: u64, directory: &Path) -> Result<Value> {
     let manifest = directory.join(MANIFEST);
     if let Ok(text) = fs::read_to_string(&manifest) {
         if text.lines().any(|line| line == format!("messages={size}")) {
@@ -269,10 +386,10 @@ fn manifest_facts(text: &str) -> Value {
 
 /// One timed measurement: `runs` timings plus the peak RSS over them.
 #[derive(Debug, Clone)]
-struct Timing {
-    label: String,
-    walls: Vec<Duration>,
-    max_rss_kib: Option<i64>,
+pub(crate) struct Timing {
+    pub(crate) label: String,
+    pub(crate) walls: Vec<Duration>,
+    pub(crate) max_rss_kib: Option<i64>,
 }
 
 impl Timing {
@@ -282,7 +399,7 @@ impl Timing {
         seconds.get(seconds.len() / 2).copied().unwrap_or(f64::NAN)
     }
 
-    fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let seconds: Vec<f64> = self.walls.iter().map(Duration::as_secs_f64).collect();
         json!({
             "label": self.label,
@@ -429,19 +546,30 @@ fn bench_size(size: u64, directory: &Path, ours: &Path, real: bool, runs: usize)
 /// Syscalls per message of one run of ours (`strace -c -f`), the most frequent first; null
 /// when strace is not installed. strace slows the run down, so it is not timed.
 fn strace_profile(ours: &Path, config: &Path, size: u64) -> Value {
+    let args = [OsStr::new("-c"), config.as_os_str(), OsStr::new("-p")];
+    let rows = strace_per_message(ours, &args, size);
+    if let Value::Array(rows) = &rows {
+        println!("bench: {size} syscalls per message (ours -p, strace -c -f): {rows:?}");
+    }
+    rows
+}
+
+/// Runs `program args` once under `strace -c -f` (default thread counts, output to /dev/null)
+/// and returns its 8 most frequent system calls, each per message; null when strace is not
+/// installed or the run fails.
+pub(crate) fn strace_per_message(program: &Path, args: &[&OsStr], messages: u64) -> Value {
     let strace = Path::new("/usr/bin/strace");
-    if !strace.exists() || size == 0 {
+    if !strace.exists() || messages == 0 {
         return Value::Null;
     }
     let report = std::env::temp_dir().join(format!("xtask-strace-{}.txt", std::process::id()));
     let status = Command::new(strace)
         .args(["-c", "-f", "-o"])
         .arg(&report)
-        .arg(ours)
-        .arg("-c")
-        .arg(config)
-        .arg("-p")
+        .arg(program)
+        .args(args)
         .env_remove("POSTQUEUE_THREADS")
+        .env_remove("RAYON_NUM_THREADS")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
@@ -450,14 +578,13 @@ fn strace_profile(ours: &Path, config: &Path, size: u64) -> Value {
     if !status.is_ok_and(|status| status.success()) {
         return Value::Null;
     }
-    let rows = parse_strace_summary(&text);
-    println!("bench: {size} syscalls per message (ours -p, strace -c -f): {rows:?}");
     Value::Array(
-        rows.into_iter()
+        parse_strace_summary(&text)
+            .into_iter()
             .take(8)
-            .map(
-                |(name, calls)| json!({"syscall": name, "per_message": calls as f64 / size as f64}),
-            )
+            .map(|(name, calls)| {
+                json!({"syscall": name, "per_message": calls as f64 / messages as f64})
+            })
             .collect(),
     )
 }
@@ -740,7 +867,7 @@ fn is_postfix_master(pid: i32) -> bool {
 
 /// gen-queue gives the files to postfix when it runs as root; older or non-root caches get it
 /// here, once. Postfix's tools act on the queue as postfix (mail_owner).
-fn ensure_owned_by_postfix(directory: &Path, spool: &Path) -> Result<()> {
+pub(crate) fn ensure_owned_by_postfix(directory: &Path, spool: &Path) -> Result<()> {
     let marker = directory.join("owned-by-postfix");
     let postfix_uid = process::output_text(Command::new("id").args(["-u", "postfix"]))?;
     let postfix_uid: u32 = postfix_uid.trim().parse().context("uid of postfix")?;
@@ -863,11 +990,13 @@ fn filesystem_of(path: &Path) -> Option<String> {
 }
 
 fn render_page(bench_root: &Path) -> Result<String> {
-    let (mut postqueue, mut postsuper): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
+    let (mut postqueue, mut postsuper, mut qshape): (Vec<Value>, Vec<Value>, Vec<Value>) =
+        (Vec::new(), Vec::new(), Vec::new());
     for entry in fs::read_dir(bench_root)?.flatten() {
         for (file, results) in [
             (RESULTS_FILE, &mut postqueue),
             (bench_postsuper::RESULTS_FILE, &mut postsuper),
+            (bench_qshape::RESULTS_FILE, &mut qshape),
         ] {
             if let Ok(text) = fs::read_to_string(entry.path().join(file)) {
                 if let Ok(value) = serde_json::from_str::<Value>(&text) {
@@ -876,13 +1005,13 @@ fn render_page(bench_root: &Path) -> Result<String> {
             }
         }
     }
-    for results in [&mut postqueue, &mut postsuper] {
+    for results in [&mut postqueue, &mut postsuper, &mut qshape] {
         results.sort_by_key(|result| result["size"].as_u64().unwrap_or(0));
     }
-    Ok(render(&postqueue, &postsuper, &machine()))
+    Ok(render(&postqueue, &postsuper, &qshape, &machine()))
 }
 
-fn seconds_of(result: &Value, label: &str) -> Option<f64> {
+pub(crate) fn seconds_of(result: &Value, label: &str) -> Option<f64> {
     result["timings"]
         .as_array()?
         .iter()
@@ -890,18 +1019,24 @@ fn seconds_of(result: &Value, label: &str) -> Option<f64> {
         .as_f64()
 }
 
-fn render(postqueue: &[Value], postsuper: &[Value], machine: &[(String, String)]) -> String {
+fn render(
+    postqueue: &[Value],
+    postsuper: &[Value],
+    qshape: &[Value],
+    machine: &[(String, String)],
+) -> String {
     let mut page = String::new();
     page.push_str("# Benchmarks\n\n");
     page.push_str(
         "<!-- Generated by `cargo xtask bench`; rerun it rather than editing by hand. -->\n\n",
     );
     page.push_str(
-        "Our `postqueue -p` / `-j` and `postsuper -d/-h/-H/-r ALL` against Postfix's own and \
-         against the kernel's floor for the same work, on generated queues. Reproduce with \
-         `cargo xtask bench --sizes 100000,1000000` (as root, with Postfix installed); \
-         `--only postqueue` or `--only postsuper` reruns one part, and the page keeps the \
-         other part's last results.\n\n\
+        "Our `postqueue -p` / `-j`, `postsuper -d/-h/-H/-r ALL` and `qshape` against \
+         Postfix's own and against the kernel's floor for the same work, on generated queues. \
+         Reproduce with `cargo xtask bench --sizes 100000,1000000` (as root, with Postfix \
+         installed); `--only postqueue`, `--only postsuper` or `--only qshape` reruns one part, \
+         and the page keeps the other parts' last results (`--render-only` rewrites the page \
+         from them).\n\n\
          Queues come from `cargo xtask gen-queue --seed 1` (cached in `target/bench/<size>`): \
          Zipf(1) over 300 recipient domains, 1/2/3/50 recipients (70/18/11.5/0.5%), content \
          2–20 KB log-uniform plus 1% attachments of 30–300 KB, ages over 5 days, 90% deferred \
@@ -916,6 +1051,8 @@ fn render(postqueue: &[Value], postsuper: &[Value], machine: &[(String, String)]
     page.push_str(&render_postqueue(postqueue));
     page.push('\n');
     page.push_str(&bench_postsuper::render_section(postsuper));
+    page.push('\n');
+    page.push_str(&bench_qshape::render_section(qshape));
     page
 }
 
@@ -1185,7 +1322,7 @@ mod tests {
             "showq_peak_rss_kib": 7200,
             "commit": "abc1234",
         });
-        let page = render(&[result], &[], &[("cores (nproc)".into(), "2".into())]);
+        let page = render(&[result], &[], &[], &[("cores (nproc)".into(), "2".into())]);
         assert!(page.contains("| 1M | 12.0× |"), "{page}");
         assert!(page.contains("**Met**"));
         assert!(page.contains("identical (5 bytes)"));

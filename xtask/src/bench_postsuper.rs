@@ -1308,6 +1308,41 @@ pub fn render_section(results: &[Value]) -> String {
         }
     }
 
+    let mut loads = Vec::new();
+    for result in results {
+        let mut seen: Vec<(String, String)> = Vec::new();
+        for m in result["measurements"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice)
+        {
+            let Some(text) = crate::bench::describe_load(&m["other_load"]) else {
+                continue;
+            };
+            let op = format!("`{}`", m["op"].as_str().unwrap_or("?"));
+            match seen.iter_mut().find(|(_, t)| *t == text) {
+                Some((ops, _)) if !ops.contains(&op) => {
+                    ops.push_str(", ");
+                    ops.push_str(&op);
+                }
+                Some(_) => {}
+                None => seen.push((op, text)),
+            }
+        }
+        let size = crate::bench::human(result["size"].as_u64().unwrap_or(0));
+        loads.extend(
+            seen.into_iter()
+                .map(|(ops, text)| format!("{size} {ops}: {text}")),
+        );
+    }
+    if !loads.is_empty() {
+        let _ = writeln!(
+            page,
+            "\n{} {}.",
+            crate::bench::load_preamble(results[0]["threads"].as_u64().unwrap_or(1)),
+            loads.join("; ")
+        );
+    }
+
     page.push_str(
         "\n### Ratios\n\nreal/ours > 1 means ours is faster. ours/floor is how far ours is above \
          the floor: 1.0× is the kernel's cost alone.\n\n",

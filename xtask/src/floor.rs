@@ -4,6 +4,9 @@
 //!
 //! - read: list every queue and defer-log directory, then open and read each file (to the end,
 //!   or only its first block, as a lister that stops at the envelope needs);
+//! - envelope read (qshape): open each file of some queues, read its first 4 KB and, when the
+//!   size record puts the end of the content beyond that, one more 4 KB at the extracted
+//!   segment (qshape seeks past the content with the size record and reads the records there);
 //! - unlink: `unlinkat` every file of the queues `postsuper -d ALL` empties;
 //! - rename: `renameat` every queue file of some queues into another queue (flat, like hold/
 //!   and maildrop/, or hashed, like deferred/), as `postsuper -h/-H/-r ALL` do.
@@ -58,6 +61,130 @@ pub fn read_all(spool: &Path, threads: usize, limit: Option<usize>) -> Result<Fl
             files: total.files + part.files,
             bytes: total.bytes + part.bytes,
         }))
+}
+
+/// What the envelope floor did: files opened, bytes read, and how many files needed the second
+/// read at the extracted segment.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EnvelopeCount {
+    pub files: u64,
+    pub bytes: u64,
+    pub second_reads: u64,
+}
+
+/// The first read of the envelope floor, and the size of the second one.
+pub const ENVELOPE_BLOCK: usize = 4096;
+
+/// The least a qshape must read: every regular file under the `queues` of `spool` (their
+/// subdirectories included) is opened and its first [`ENVELOPE_BLOCK`] bytes read; with
+/// `extracted`, a file whose size record (`C`, the first record: content length, data offset,
+/// ...) puts the end of the content at or beyond what the first read returned gets one
+/// `pread` of [`ENVELOPE_BLOCK`] bytes there, where the extracted segment's records are.
+/// Without `extracted` it is the plain first-block floor over the same files.
+pub fn read_envelopes(
+    spool: &Path,
+    queues: &[&str],
+    threads: usize,
+    extracted: bool,
+) -> Result<EnvelopeCount> {
+    let directories = list_directories(spool, queues)?;
+    let parts = on_threads(&directories, threads, |directories| {
+        let mut count = EnvelopeCount::default();
+        let mut buffer = vec![0u8; ENVELOPE_BLOCK];
+        for directory in directories {
+            let handle = File::open(directory)?;
+            let dirfd = handle.as_raw_fd();
+            for entry in std::fs::read_dir(directory)? {
+                let entry = entry?;
+                if !entry.file_type()?.is_file() {
+                    continue;
+                }
+                let name = CString::new(entry.file_name().as_bytes())?;
+                // SAFETY: dirfd is open for the life of `handle`; name is NUL-terminated.
+                let fd =
+                    unsafe { libc::openat(dirfd, name.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+                if fd < 0 {
+                    ignore_not_found(io::Error::last_os_error())
+                        .with_context(|| format!("open {name:?} in {}", directory.display()))?;
+                    continue;
+                }
+                // SAFETY: fd was just returned by openat and is owned by nothing else.
+                let file = unsafe { OwnedFd::from_raw_fd(fd) };
+                let read = pread_retrying(&file, &mut buffer, 0)?;
+                count.files += 1;
+                count.bytes += read as u64;
+                if !extracted {
+                    continue;
+                }
+                if let Some(end) = content_end(&buffer[..read]) {
+                    if end >= read as u64 {
+                        count.bytes += pread_retrying(&file, &mut buffer, end)? as u64;
+                        count.second_reads += 1;
+                    }
+                }
+            }
+        }
+        Ok(count)
+    })?;
+    Ok(parts
+        .iter()
+        .fold(EnvelopeCount::default(), |total, part| EnvelopeCount {
+            files: total.files + part.files,
+            bytes: total.bytes + part.bytes,
+            second_reads: total.second_reads + part.second_reads,
+        }))
+}
+
+fn pread_retrying(file: &OwnedFd, buffer: &mut [u8], offset: u64) -> Result<usize> {
+    let offset = libc::off_t::try_from(offset).context("offset out of range")?;
+    loop {
+        // SAFETY: buffer is a live, writable slice of the given length; fd is open.
+        let read = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                buffer.as_mut_ptr().cast(),
+                buffer.len(),
+                offset,
+            )
+        };
+        if read >= 0 {
+            return Ok(read as usize);
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error).context("read");
+        }
+    }
+}
+
+/// Where the content ends (the extracted segment begins), from a queue file's first record:
+/// `C`, a length (base-128, low bits first), then "content-length data-offset ...". None when
+/// the file does not start with a whole size record (postdrop's format, or still being
+/// written).
+pub fn content_end(head: &[u8]) -> Option<u64> {
+    let (&kind, mut rest) = head.split_first()?;
+    if kind != b'C' {
+        return None;
+    }
+    let mut length = 0usize;
+    let mut shift = 0;
+    loop {
+        let (&byte, after) = rest.split_first()?;
+        rest = after;
+        length |= usize::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+        if shift > 28 {
+            return None;
+        }
+    }
+    let text = std::str::from_utf8(rest.get(..length)?).ok()?;
+    let mut fields = text.split_ascii_whitespace();
+    let content: u64 = fields.next()?.parse().ok()?;
+    let offset: u64 = fields.next()?.parse().ok()?;
+    offset.checked_add(content)
 }
 
 /// Unlinks every file (anything but a directory) under the `queues` of `spool`, subdirectories

@@ -1,13 +1,19 @@
-//! cargo xtask: project automation — `gen-queue`, `demo`, `test`, `bench` — in plain Rust so it
-//! runs wherever cargo does, with no scripts or extra tools to install.
+//! cargo xtask: project automation — `gen-queue`, `demo`, `test`, `bench`, `install`, `man`,
+//! `completions`, `deb` — in plain Rust so it runs wherever cargo does, with no scripts or extra
+//! tools to install.
 
 mod bench;
 mod bench_postsuper;
+mod bench_qshape;
 mod compat;
+mod completions;
+mod deb;
 mod demo;
 mod floor;
 mod gen;
+mod generated;
 mod install;
+mod man;
 mod process;
 mod rng;
 mod test;
@@ -24,13 +30,22 @@ commands:
             write a realistic Postfix queue to DIR/spool and a main.cf to DIR/etc
   demo      generate a 10,000-message queue in target/demo and list it with our postqueue/mailq
   test      fmt check, clippy, the whole test suite (real Postfix as oracle); renders docs/compat.md
-  bench [--sizes 100000,1000000] [--quick] [--only postqueue|postsuper]
-        [--postsuper-ops d,h,H,r] [--delete-runs N]
-            time our postqueue against the real one and a read floor, and our postsuper -d/-h/-H/-r
-            ALL against the real one and an unlink/rename floor; writes docs/benchmarks.md
+  bench [--sizes 100000,1000000] [--quick] [--only postqueue|postsuper|qshape]
+        [--postsuper-ops d,h,H,r] [--delete-runs N] [--render-only]
+            time our postqueue against the real one and a read floor, our postsuper -d/-h/-H/-r
+            ALL against the real one and an unlink/rename floor, and our qshape against the real
+            one and an envelope-read floor; writes docs/benchmarks.md
+  man [--check]
+            generate man/*.1 from the tools' clap commands and our prose; --check fails when a
+            committed page is stale
+  completions [--check]
+            generate bash, zsh and fish completions into completions/; --check as for man
   install [--prefix DIR] [--group GROUP] [--no-setgid]
             build and install postqueue (PREFIX/sbin) and mailq (PREFIX/bin), root:postdrop 2555
-            like Postfix's postqueue; PREFIX defaults to /usr/local";
+            like Postfix's postqueue; PREFIX defaults to /usr/local
+  deb [CARGO-DEB OPTIONS]
+            generate man pages and completions, then build the Debian package with cargo-deb
+            (target/debian/postfix-queue-tools_*.deb; installs under /usr/lib/postfix-queue-tools)";
 
 pub const GEN_QUEUE_USAGE: &str = "\
 usage: cargo xtask gen-queue --messages N --out DIR [--long-ids] [--seed S] [--now EPOCH]
@@ -72,6 +87,9 @@ fn run(args: &[String]) -> Result<std::process::ExitCode> {
         "test" => test::run(rest),
         "bench" => bench::run(rest).map(|()| std::process::ExitCode::SUCCESS),
         "install" => install::run(rest).map(|()| std::process::ExitCode::SUCCESS),
+        "man" => man::run(rest),
+        "completions" => completions::run(rest),
+        "deb" => deb::run(rest).map(|()| std::process::ExitCode::SUCCESS),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(std::process::ExitCode::SUCCESS)

@@ -1,5 +1,7 @@
-//! `cargo xtask test`: every check CI runs, in one command — rustfmt, clippy, the whole test
-//! suite with real Postfix as the oracle — then docs/compat.md from the compat tests' results.
+//! `cargo xtask test`: every check CI runs, in one command — rustfmt, clippy, the committed man
+//! pages and completions against what `cargo xtask man`/`completions` generate (and the pages
+//! through `mandoc -Tlint`), the whole test suite with real Postfix as the oracle — then
+//! docs/compat.md from the compat tests' results.
 //!
 //! Every step runs even when an earlier one failed, so one run shows all problems; the exit
 //! status is decided once at the end.
@@ -23,6 +25,9 @@ const PACKAGES: &[(&str, &str)] = &[
     // promtool checks qshape's --format prometheus output.
     ("prometheus", "/usr/bin/promtool"),
 ];
+
+/// The cargo-deb that `cargo xtask test` installs when it is missing.
+const CARGO_DEB_VERSION: &str = "3.8.0";
 
 struct Step {
     name: &'static str,
@@ -78,6 +83,12 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
         |version| format!("Postfix {version}"),
     );
     steps.push(postfix);
+
+    heading("man pages and completions (cargo xtask man --check, completions --check)");
+    steps.extend(generated_checks());
+
+    heading("cargo-deb (tests/deb_package.rs builds the Debian package)");
+    steps.push(ensure_cargo_deb(in_ci));
 
     let results = process::target_directory().join("compat/results.jsonl");
     if let Some(parent) = results.parent() {
@@ -150,6 +161,96 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     })
 }
 
+/// The committed man pages and completions must be what the tools' commands generate now, and
+/// the pages must pass `mandoc -Tlint` (warnings and worse) when mandoc is installed.
+fn generated_checks() -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (name, task, files) in [
+        ("man", "man", crate::man::generate()),
+        (
+            "complete",
+            "completions",
+            Ok(crate::completions::generate()),
+        ),
+    ] {
+        let step = match files.and_then(|files| crate::generated::sync(task, &files, true)) {
+            Ok(code) if code == ExitCode::SUCCESS => Step {
+                name,
+                ok: true,
+                note: String::new(),
+            },
+            Ok(_) => Step {
+                name,
+                ok: false,
+                note: format!("stale files: run `cargo xtask {task}` and commit them"),
+            },
+            Err(error) => Step {
+                name,
+                ok: false,
+                note: format!("{error:#}"),
+            },
+        };
+        steps.push(step);
+    }
+    steps.push(mandoc_lint());
+    steps
+}
+
+/// `mandoc -Tlint -W warning man/*.1` must print nothing.
+fn mandoc_lint() -> Step {
+    const MANDOC: &str = "/usr/bin/mandoc";
+    let name = "mandoc";
+    if !Path::new(MANDOC).exists() {
+        println!("mandoc is not installed: the man pages are not linted");
+        return Step {
+            name,
+            ok: true,
+            note: "skipped (no mandoc)".into(),
+        };
+    }
+    let root = crate::workspace_root();
+    let mut pages: Vec<_> = std::fs::read_dir(root.join("man"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "1"))
+                .collect()
+        })
+        .unwrap_or_default();
+    pages.sort();
+    let output = Command::new(MANDOC)
+        .args(["-Tlint", "-W", "warning"])
+        .args(&pages)
+        .output();
+    match output {
+        Ok(output)
+            if output.status.success() && output.stdout.is_empty() && output.stderr.is_empty() =>
+        {
+            println!("mandoc -Tlint: {} pages clean", pages.len());
+            Step {
+                name,
+                ok: true,
+                note: format!("{} pages clean", pages.len()),
+            }
+        }
+        Ok(output) => {
+            print!("{}", String::from_utf8_lossy(&output.stdout));
+            eprint!("{}", String::from_utf8_lossy(&output.stderr));
+            Step {
+                name,
+                ok: false,
+                note: "mandoc -Tlint -W warning man/*.1 complains".into(),
+            }
+        }
+        Err(error) => Step {
+            name,
+            ok: false,
+            note: format!("run mandoc: {error}"),
+        },
+    }
+}
+
 fn heading(title: &str) {
     println!("\n==== {title} ====");
     let _ = std::io::stdout().flush();
@@ -202,6 +303,55 @@ fn ensure_packages(in_ci: bool) -> Step {
             format!("missing ({why}); CI=true requires it")
         } else {
             format!("missing ({why}); compat tests skipped")
+        },
+    }
+}
+
+/// cargo-deb, which the package test (tests/deb_package.rs) needs: installed with `cargo
+/// install` when missing, but only as root or in CI, where the machine is ours to change (it
+/// builds for minutes and writes to ~/.cargo/bin). Elsewhere the test skips; in CI it fails.
+fn ensure_cargo_deb(in_ci: bool) -> Step {
+    if crate::deb::cargo_deb_available() {
+        println!("found cargo-deb");
+        return Step {
+            name: "cargo-deb",
+            ok: true,
+            note: "present".into(),
+        };
+    }
+    if process::is_root() || in_ci {
+        println!("installing cargo-deb {CARGO_DEB_VERSION} with cargo install");
+        match cargo()
+            .args([
+                "install",
+                "--locked",
+                "--version",
+                CARGO_DEB_VERSION,
+                "cargo-deb",
+            ])
+            .stdin(Stdio::null())
+            .status()
+        {
+            Ok(status) if status.success() => {}
+            Ok(status) => eprintln!("xtask: warning: cargo install cargo-deb failed ({status})"),
+            Err(error) => eprintln!("xtask: warning: cargo install cargo-deb: {error}"),
+        }
+        if crate::deb::cargo_deb_available() {
+            return Step {
+                name: "cargo-deb",
+                ok: true,
+                note: format!("installed {CARGO_DEB_VERSION}"),
+            };
+        }
+    }
+    println!("cargo-deb is missing: the Debian package test will skip (cargo install cargo-deb)");
+    Step {
+        name: "cargo-deb",
+        ok: !in_ci,
+        note: if in_ci {
+            "missing; CI=true requires it".into()
+        } else {
+            "missing; the package test skips".into()
         },
     }
 }
