@@ -602,8 +602,12 @@ fn deb_package_installs_beside_postfix_and_purges_cleanly() {
         );
         // The same command on a queue with one message, owned by postfix and mode 0700 like a
         // real one: it is counted only if the unit's capabilities let root read the queue.
-        // (qshape counts an unreadable queue as empty.) Not under /tmp: PrivateTmp hides it.
-        let private = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("private queue");
+        // Not under /tmp or /var/tmp (PrivateTmp hides them; a checkout, and so the target
+        // directory, may well be under /tmp): under /var/lib, which the unit can read.
+        let private = tempfile::Builder::new()
+            .prefix("pqt-deb-test-")
+            .tempdir_in("/var/lib")
+            .expect("private queue");
         let private_etc = private_queue_with_one_message(private.path());
         let mut with_config: Vec<&str> = vec![argv[0], "-c", &private_etc];
         with_config.extend(&argv[1..]);
