@@ -23,7 +23,7 @@ _postsuper() {
 
     case "${cmd}" in
         postsuper)
-            opts="-c -d -e -f -h -H -p -r -s -S -v --sender --recipient --domain --older-than --newer-than --min-size --max-size --reason --header --dry-run --format maildrop incoming active deferred hold trace defer bounce flush"
+            opts="-c -d -e -f -h -H -p -r -s -S -v --sender --recipient --domain --older-than --newer-than --min-size --max-size --reason --header --dry-run --all-instances --format maildrop incoming active deferred hold trace defer bounce flush"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

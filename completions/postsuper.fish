@@ -21,6 +21,7 @@ complete -c postsuper -s s -d 'Check and repair the queue\'s structure (the defa
 complete -c postsuper -s S -d 'As -s, and also check long queue IDs against their inode numbers'
 complete -c postsuper -s v -d 'Verbose: accepted, without Postfix\'s debugging output'
 complete -c postsuper -l dry-run -d 'Change nothing: list the queue IDs an action would touch, and count them'
+complete -c postsuper -l all-instances -d 'With --dry-run: list each Postfix instance (the default and multi_instance_directories)'
 complete -c postsuper -a 'maildrop' -d 'mail submitted on this host, waiting for pickup'
 complete -c postsuper -a 'incoming' -d 'mail waiting for the queue manager'
 complete -c postsuper -a 'active' -d 'mail the queue manager is delivering'

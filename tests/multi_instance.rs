@@ -9,6 +9,7 @@ use std::path::Path;
 use common::{InstanceOptions, Invocation, PostfixInstance, Settle};
 
 const OUR_QSHAPE: &str = env!("CARGO_BIN_EXE_qshape");
+const OUR_POSTSUPER: &str = env!("CARGO_BIN_EXE_postsuper");
 
 /// An instance without qmgr (mail stays in incoming), with `count` messages to `domain`.
 fn instance(name: &str, domain: &str, count: usize) -> PostfixInstance {
@@ -198,4 +199,74 @@ fn results_are_labelled_with_their_instance() {
     assert_eq!(documents[0]["total"]["total"], 3);
     assert_eq!(documents[1]["instance"], second_label.as_str());
     assert_eq!(documents[1]["total"]["total"], 2);
+
+    // postsuper's selection listing (a dry run): each message with its instance; nothing
+    // changes, and without --dry-run the option is refused. With the instances stopped,
+    // postsuper writes their mail logs itself, as the mail owner (as Postfix's does).
+    let (uid, gid) = common::postfix_ids();
+    for instance in [&first, &second] {
+        common::chown_tree(&instance.root.join("maillog"), uid, Some(gid));
+    }
+    let dry = Invocation::new(OUR_POSTSUPER)
+        .args([
+            "-c",
+            first.etc.to_str().expect("path"),
+            "-d",
+            "ALL",
+            "--dry-run",
+            "--format",
+            "json",
+            "--all-instances",
+        ])
+        .run();
+    assert_eq!(dry.status, 0, "{}", dry.summary());
+    let mut listed = std::collections::BTreeMap::<String, usize>::new();
+    for line in dry.stdout_text().lines() {
+        let object: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+        assert_eq!(object["result"], "dry-run");
+        *listed
+            .entry(object["instance"].as_str().expect("instance").to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(listed.get(&first_label), Some(&3), "{listed:?}");
+    assert_eq!(listed.get(&second_label), Some(&2), "{listed:?}");
+    assert_eq!(first.count("incoming"), 3);
+    assert_eq!(second.count("incoming"), 2);
+    let text = Invocation::new(OUR_POSTSUPER)
+        .args([
+            "-c",
+            first.etc.to_str().expect("path"),
+            "-h",
+            "ALL",
+            "--dry-run",
+            "--all-instances",
+        ])
+        .run();
+    let stdout = text.stdout_text();
+    assert!(
+        stdout.contains(&format!("instance {first_label}:\n")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("instance {second_label}:\n")),
+        "{stdout}"
+    );
+    assert_eq!(
+        text.stderr_text().matches("postsuper: would hold").count(),
+        2
+    );
+    let refused = Invocation::new(OUR_POSTSUPER)
+        .args([
+            "-c",
+            first.etc.to_str().expect("path"),
+            "-d",
+            "ALL",
+            "--all-instances",
+        ])
+        .run();
+    assert_eq!(refused.status, 1);
+    assert!(refused
+        .stderr_text()
+        .contains("--all-instances works only with --dry-run"));
+    assert_eq!(first.count("incoming"), 3);
 }

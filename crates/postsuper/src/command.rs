@@ -133,6 +133,13 @@ option and prints none (see DEVIATIONS). It may be repeated.",
 standard output, and on standard error how many there are. Needs an action (-d, -e, -f, -h, \
 -H or -r).",
         ))
+        .arg(extension_flag(
+            "all-instances",
+            "With --dry-run: list each Postfix instance (the default and multi_instance_directories)",
+            "With --dry-run only: run the listing on the instance named by -c (or the default) \
+and on every instance in its multi_instance_directories, each under a line `instance DIR:` \
+(text) or with an \"instance\" field (json).",
+        ))
         .arg(format_option(
             &[
                 ("text", "Postfix's messages (the default)"),

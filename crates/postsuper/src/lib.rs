@@ -33,7 +33,8 @@ const USAGE: &str = "usage: postsuper [-c config_dir] [-d queue_id (delete)] \
 [-s (structure fix)] [-S (redundant structure fix)][-v (verbose)] [queue...]";
 
 /// Our extensions: long options only, so no Postfix command line changes meaning.
-const LONG_OPTIONS: [LongOption; 11] = [
+const LONG_OPTIONS: [LongOption; 12] = [
+    ("all-instances", false),
     ("sender", true),
     ("recipient", true),
     ("domain", true),
@@ -68,7 +69,7 @@ pub enum Format {
 }
 
 /// The command line, validated.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Request {
     config_dir: Option<PathBuf>,
     actions: Vec<(Operation, Target)>,
@@ -77,6 +78,10 @@ struct Request {
     selection: Selection,
     dry_run: bool,
     format: Format,
+    /// `--all-instances` (with `--dry-run`): every instance is listed.
+    all_instances: bool,
+    /// The instance being listed, with `--all-instances`.
+    instance: Option<String>,
 }
 
 /// Runs postsuper with `args` (without argv\[0]) and returns its exit status.
@@ -123,6 +128,9 @@ fn main(args: &[String]) -> Outcome {
     if let Err(message) = postfix_queue_cli::maillog::install(&config, PROGRAM.name) {
         return fatal(message);
     }
+    if request.all_instances {
+        return list_all_instances(&config, &directory, &request);
+    }
     let queue_directory = config.get("queue_directory");
     if let Err(error) = std::env::set_current_dir(&queue_directory) {
         return fatal(format!("chdir {queue_directory}: {}", strerror(&error)));
@@ -139,6 +147,43 @@ fn main(args: &[String]) -> Outcome {
     }
 }
 
+/// `--all-instances --dry-run`: the listing for the instance of `config` and each one in its
+/// `multi_instance_directories`, as the mail owner of the first, each labelled with its
+/// configuration directory. Nothing is changed (a dry run), so no repair pass runs either.
+fn list_all_instances(config: &Config, directory: &std::path::Path, request: &Request) -> Outcome {
+    let mut instances = vec![(directory.to_path_buf(), config.clone())];
+    for other in config.get_list("multi_instance_directories") {
+        let other = PathBuf::from(other);
+        match read_config(&PROGRAM, &other, 1, false) {
+            Ok(other_config) => instances.push((other, other_config)),
+            Err(outcome) => return outcome,
+        }
+    }
+    if let Err(outcome) = become_mail_owner(config) {
+        return outcome;
+    }
+    for (directory, instance_config) in instances {
+        let queue_directory = instance_config.get("queue_directory");
+        if let Err(error) = std::env::set_current_dir(&queue_directory) {
+            return fatal(format!("chdir {queue_directory}: {}", strerror(&error)));
+        }
+        let label = directory.display().to_string();
+        if request.format == Format::Text {
+            println!("instance {label}:");
+        }
+        let instance_request = Request {
+            instance: Some(label),
+            repair: Repair::default(),
+            ..request.clone()
+        };
+        let live = master_is_running().then(LiveQueue::new);
+        if let Err(outcome) = execute(&instance_config, &instance_request, live) {
+            return outcome;
+        }
+    }
+    Outcome::Success
+}
+
 /// Two passes over the options, as Postfix makes: first everything is checked, and the actions
 /// are run afterwards, in command-line order.
 fn parse(args: &[String]) -> Result<Request, Outcome> {
@@ -151,6 +196,8 @@ fn parse(args: &[String]) -> Result<Request, Outcome> {
         selection: Selection::default(),
         dry_run: false,
         format: Format::Text,
+        all_instances: false,
+        instance: None,
     };
     let mut selection_problem: Option<String> = None;
     for option in options {
@@ -207,6 +254,11 @@ fn parse(args: &[String]) -> Result<Request, Outcome> {
             "selection options, --dry-run and --format need an action: -d, -e, -f, -h, -H or -r",
         ));
     }
+    if request.all_instances && !request.dry_run {
+        return Err(fatal(
+            "--all-instances works only with --dry-run (a listing of what would be done)",
+        ));
+    }
     if request.actions.is_empty() && !request.repair.any() {
         request.repair = Repair {
             purge: true,
@@ -241,6 +293,7 @@ fn take_long_option(
         "min-size" => selection.min_size = Some(parse_size(&value)?),
         "max-size" => selection.max_size = Some(parse_size(&value)?),
         "dry-run" => request.dry_run = true,
+        "all-instances" => request.all_instances = true,
         "format" => {
             request.format = match value.as_str() {
                 "json" => Format::Json,

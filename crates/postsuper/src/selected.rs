@@ -217,15 +217,18 @@ fn act(
             }
         };
         let line = match request.format {
-            Format::Json => Some(
-                serde_json::json!({
+            Format::Json => {
+                let mut object = serde_json::json!({
                     "id": id,
                     "queue": candidate.queue,
                     "action": verb(operation),
                     "result": result,
-                })
-                .to_string(),
-            ),
+                });
+                if let Some(instance) = &request.instance {
+                    object["instance"] = serde_json::Value::from(instance.as_str());
+                }
+                Some(object.to_string())
+            }
             Format::Text if request.dry_run => Some(id.clone()),
             Format::Text => None,
         };
