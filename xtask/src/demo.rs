@@ -1,5 +1,6 @@
 //! `cargo xtask demo`: one command that shows a newcomer the tools working, with no Postfix
-//! installed and no root: a generated 10,000-message queue listed by our postqueue and mailq.
+//! installed and no root: a generated 10,000-message queue listed by our postqueue and mailq,
+//! shaped by our qshape, and (as root, which postsuper requires) a postsuper dry run on it.
 
 use std::path::Path;
 use std::process::Command;
@@ -30,7 +31,7 @@ pub fn run(args: &[String]) -> Result<()> {
     println!("{}", summary.describe());
     let etc = demo.join("etc");
 
-    banner("2. Building postqueue and mailq (cargo build --release)");
+    banner("2. Building the tools (cargo build --release)");
     let bin = process::build_release()?;
 
     banner(&format!(
@@ -78,6 +79,40 @@ pub fn run(args: &[String]) -> Result<()> {
         println!("{line}");
     }
 
+    banner(&format!(
+        "6. qshape -c {} deferred   (the ten biggest domains, by age in minutes)",
+        etc.display()
+    ));
+    let shape = capture(
+        Command::new(bin.join("qshape"))
+            .arg("-c")
+            .arg(&etc)
+            .arg("deferred"),
+    )?;
+    for line in shape.lines().take(12) {
+        println!("{line}");
+    }
+
+    banner(&format!(
+        "7. postsuper -c {} --dry-run --older-than 2d -h ALL deferred   (first 5 IDs)",
+        etc.display()
+    ));
+    // Like Postfix's, our postsuper is for the superuser only; the dry run changes nothing.
+    // SAFETY: getuid has no preconditions and cannot fail.
+    if unsafe { libc::getuid() } == 0 {
+        let dry_run = capture(
+            Command::new(bin.join("postsuper"))
+                .arg("-c")
+                .arg(&etc)
+                .args(["--dry-run", "--older-than", "2d", "-h", "ALL", "deferred"]),
+        )?;
+        for line in dry_run.lines().take(5) {
+            println!("{line}");
+        }
+    } else {
+        println!("(postsuper is reserved for the superuser, as Postfix's is: run the demo as root to see this step.)");
+    }
+
     banner("Done");
     println!("Try it yourself:");
     println!(
@@ -88,6 +123,11 @@ pub fn run(args: &[String]) -> Result<()> {
     println!(
         "  POSTQUEUE_THREADS=1 {} -c {} -j | head",
         bin.join("postqueue").display(),
+        etc.display()
+    );
+    println!(
+        "  {} -c {} --format prometheus deferred hold",
+        bin.join("qshape").display(),
         etc.display()
     );
     println!("  cargo xtask gen-queue --messages 100k --out /tmp/q   # a bigger queue of your own");

@@ -165,7 +165,8 @@ pub fn parse_args(args: &[String]) -> Result<GenOptions> {
     Ok(options)
 }
 
-/// Writes the queue under `options.out/spool` and a main.cf under `options.out/etc`.
+/// Writes the queue under `options.out/spool`, and a main.cf pointing at it and a master.cf
+/// without services under `options.out/etc`.
 pub fn generate(options: &GenOptions) -> Result<GenSummary> {
     let started = Instant::now();
     let spool = options.out.join("spool");
@@ -342,7 +343,15 @@ fn write_main_cf(out: &Path, spool: &Path, long_ids: bool) -> Result<()> {
         accounts = stand_in_accounts(),
     );
     fs::write(&main_cf, text).with_context(|| format!("write {}", main_cf.display()))?;
-    backdate(&[&main_cf, &etc])
+    // Postfix's postconf (which qshape runs) warns when a configuration directory has no
+    // master.cf; this one defines no services, since no Postfix runs on a generated queue.
+    let master_cf = etc.join("master.cf");
+    fs::write(
+        &master_cf,
+        "# Written by `cargo xtask gen-queue`: no services, no Postfix runs on this queue.\n",
+    )
+    .with_context(|| format!("write {}", master_cf.display()))?;
+    backdate(&[&main_cf, &master_cf, &etc])
 }
 
 /// Accounts for main.cf when a non-root user generates the queue. The files are that user's,
@@ -1080,6 +1089,7 @@ mod tests {
         assert!(summary.per_queue[3] > 300, "{:?}", summary.per_queue);
         assert!(summary.defer_entries >= summary.per_queue[3]);
         assert!(fs::read_to_string(dir.join("etc/main.cf"))?.contains("queue_directory"));
+        assert!(dir.join("etc/master.cf").is_file());
         fs::remove_dir_all(&dir)?;
         Ok(())
     }

@@ -28,7 +28,7 @@ usage: cargo xtask <command> [options]
 commands:
   gen-queue --messages N --out DIR [--long-ids] [--seed S] [--now EPOCH] [--threads T] [--owner U]
             write a realistic Postfix queue to DIR/spool and a main.cf to DIR/etc
-  demo      generate a 10,000-message queue in target/demo and list it with our postqueue/mailq
+  demo      generate a 10,000-message queue in target/demo and show the tools on it
   test      fmt check, clippy, the whole test suite (real Postfix as oracle); renders docs/compat.md
   bench [--sizes 100000,1000000] [--quick] [--only postqueue|postsuper|qshape]
         [--postsuper-ops d,h,H,r] [--delete-runs N] [--render-only]

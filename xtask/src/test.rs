@@ -128,6 +128,19 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
         }),
     }
 
+    // The README's other command: it must keep working on a fresh machine too.
+    heading("cargo xtask demo (the README's first command)");
+    let ok = Command::new(std::env::current_exe().context("locate xtask")?)
+        .arg("demo")
+        .status()
+        .context("run xtask demo")?
+        .success();
+    steps.push(Step {
+        name: "demo",
+        ok,
+        note: String::new(),
+    });
+
     let all_ok = steps.iter().all(|step| step.ok);
     heading("xtask test: summary");
     for step in &steps {
