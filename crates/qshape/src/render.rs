@@ -1,5 +1,5 @@
 //! The reports: qshape's table (`results` and `pdomain` in qshape.pl, byte for byte), and
-//! the machine formats, JSON (schema in docs/qshape-json.md) and the Prometheus text format
+//! the machine formats, JSON (schema in docs/qshape.schema.json) and the Prometheus text format
 //! for node_exporter's textfile collector.
 
 use std::io::Write;
