@@ -41,12 +41,7 @@ pub fn run(args: &[String]) -> Result<()> {
     println!("(No Postfix is running for this queue, so postqueue warns \"Mail system is down\" and reads it directly, as the real one does.)\n");
     // gen-queue names the generating user as the queue's mail_owner when that is not root, so
     // the listing works without root: Postfix lets the mail owner read the queue directly.
-    let listing = capture(
-        Command::new(bin.join("postqueue"))
-            .arg("-c")
-            .arg(&etc)
-            .arg("-p"),
-    )?;
+    let listing = run_tool(&bin, "postqueue", &etc, &["-p"])?;
     let lines: Vec<&str> = listing.lines().collect();
     for line in lines.iter().take(24) {
         println!("{line}");
@@ -63,12 +58,7 @@ pub fn run(args: &[String]) -> Result<()> {
         etc.display(),
         summary.messages() - summary.incomplete
     ));
-    let json = capture(
-        Command::new(bin.join("postqueue"))
-            .arg("-c")
-            .arg(&etc)
-            .arg("-j"),
-    )?;
+    let json = run_tool(&bin, "postqueue", &etc, &["-j"])?;
     for line in json.lines().take(3) {
         println!("{line}");
     }
@@ -83,12 +73,7 @@ pub fn run(args: &[String]) -> Result<()> {
         "6. qshape -c {} deferred   (the ten biggest domains, by age in minutes)",
         etc.display()
     ));
-    let shape = capture(
-        Command::new(bin.join("qshape"))
-            .arg("-c")
-            .arg(&etc)
-            .arg("deferred"),
-    )?;
+    let shape = run_tool(&bin, "qshape", &etc, &["deferred"])?;
     for line in shape.lines().take(12) {
         println!("{line}");
     }
@@ -100,11 +85,11 @@ pub fn run(args: &[String]) -> Result<()> {
     // Like Postfix's, our postsuper is for the superuser only; the dry run changes nothing.
     // SAFETY: getuid has no preconditions and cannot fail.
     if unsafe { libc::getuid() } == 0 {
-        let dry_run = capture(
-            Command::new(bin.join("postsuper"))
-                .arg("-c")
-                .arg(&etc)
-                .args(["--dry-run", "--older-than", "2d", "-h", "ALL", "deferred"]),
+        let dry_run = run_tool(
+            &bin,
+            "postsuper",
+            &etc,
+            &["--dry-run", "--older-than", "2d", "-h", "ALL", "deferred"],
         )?;
         for line in dry_run.lines().take(5) {
             println!("{line}");
@@ -138,7 +123,13 @@ fn banner(title: &str) {
     println!("\n=== {title} ===");
 }
 
-/// Runs a listing command, shows its stderr (the expected warning) and returns its stdout.
+/// Runs one of our tools on the demo queue's configuration directory (`-c ETC`).
+fn run_tool(bin: &Path, tool: &str, etc: &Path, args: &[&str]) -> Result<String> {
+    capture(Command::new(bin.join(tool)).arg("-c").arg(etc).args(args))
+}
+
+/// Runs a command, shows its stderr (postqueue's expected warning, postsuper's "would hold" line)
+/// and returns its stdout.
 fn capture(command: &mut Command) -> Result<String> {
     let output = command
         .output()
