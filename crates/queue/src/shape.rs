@@ -89,6 +89,8 @@ struct RecordReader<'a> {
     buffer: Vec<u8>,
     buffer_start: u64,
     buffer_length: usize,
+    /// `p` records followed so far that pointed at or before the read position.
+    backward_jumps: u32,
 }
 
 impl<'a> RecordReader<'a> {
@@ -99,7 +101,24 @@ impl<'a> RecordReader<'a> {
             buffer,
             buffer_start: 0,
             buffer_length: 0,
+            backward_jumps: 0,
         }
+    }
+
+    /// Follows a `p` record as qshape does (a positive target becomes the read position), but
+    /// a file that jumps backwards too often is damaged: qshape would loop on it forever.
+    fn follow_pointer(&mut self, data: &[u8]) -> Result<(), Verdict> {
+        let target = perl_number(data);
+        if target > 0.0 {
+            if (target as u64) <= self.position {
+                self.backward_jumps += 1;
+                if self.backward_jumps > POINTER_JUMP_LIMIT {
+                    return Err(Verdict::Damaged("pointer record loop".into()));
+                }
+            }
+            self.position = target as u64;
+        }
+        Ok(())
     }
 
     fn into_buffer(self) -> Vec<u8> {
@@ -268,22 +287,14 @@ fn read_records(reader: &mut RecordReader<'_>, mtime: i64, envelope: &mut Envelo
         }
         _ => return Verdict::Damaged("not a queue file".into()),
     }
-    let mut jumps = 0u32;
     loop {
         let Some(kind) = reader.record(&mut data) else {
             return Verdict::Skipped;
         };
         match kind {
             b'p' => {
-                let target = perl_number(&data);
-                if target > 0.0 {
-                    if (target as u64) <= reader.position {
-                        jumps += 1;
-                        if jumps > POINTER_JUMP_LIMIT {
-                            return Verdict::Damaged("pointer record loop".into());
-                        }
-                    }
-                    reader.position = target as u64;
+                if let Err(damaged) = reader.follow_pointer(&data) {
+                    return damaged;
                 }
             }
             b'R' => envelope.push_recipient(&data),
@@ -304,15 +315,8 @@ fn read_records(reader: &mut RecordReader<'_>, mtime: i64, envelope: &mut Envelo
                     None => loop {
                         match reader.record(&mut data) {
                             Some(b'p') => {
-                                let target = perl_number(&data);
-                                if target > 0.0 {
-                                    if (target as u64) <= reader.position {
-                                        jumps += 1;
-                                        if jumps > POINTER_JUMP_LIMIT {
-                                            return Verdict::Damaged("pointer record loop".into());
-                                        }
-                                    }
-                                    reader.position = target as u64;
+                                if let Err(damaged) = reader.follow_pointer(&data) {
+                                    return damaged;
                                 }
                             }
                             Some(b'N' | b'L') => {}
