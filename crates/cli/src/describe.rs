@@ -95,14 +95,34 @@ pub fn format_option(
         .value_parser(clap::builder::PossibleValuesParser::new(values))
 }
 
+/// Postfix's message queues, with a word on each, for completions and man pages.
+pub const MESSAGE_QUEUES: &[(&str, &str)] = &[
+    (
+        "maildrop",
+        "mail submitted on this host, waiting for pickup",
+    ),
+    ("incoming", "mail waiting for the queue manager"),
+    ("active", "mail the queue manager is delivering"),
+    ("deferred", "mail waiting for another delivery attempt"),
+    ("hold", "mail on hold"),
+];
+
+/// Postfix's per-message and per-destination log directories, likewise.
+pub const LOG_QUEUES: &[(&str, &str)] = &[
+    ("trace", "per-message delivery reports that were asked for"),
+    ("defer", "per-message logs of deferral reasons"),
+    ("bounce", "per-message logs of failed recipients"),
+    ("flush", "fast flush logs, one per destination"),
+];
+
 /// Trailing queue-name operands, offered by the completions from `queues`.
-pub fn queue_operands(
-    queues: &[(&'static str, &'static str)],
+pub fn queue_operands<'a>(
+    queues: impl IntoIterator<Item = &'a (&'static str, &'static str)>,
     help: &'static str,
     long_help: &'static str,
 ) -> Arg {
     let values: Vec<PossibleValue> = queues
-        .iter()
+        .into_iter()
         .map(|(name, help)| PossibleValue::new(*name).help(*help))
         .collect();
     Arg::new("queue")

@@ -4,24 +4,9 @@
 
 use clap::{ArgAction, Command, ValueHint};
 use postfix_queue_cli::describe::{
-    extension_flag, flag, format_option, queue_operands, selection_options, valued,
+    extension_flag, flag, format_option, queue_operands, selection_options, valued, LOG_QUEUES,
+    MESSAGE_QUEUES,
 };
-
-/// The queue names postsuper accepts, for the completions and the man page.
-const QUEUES: &[(&str, &str)] = &[
-    (
-        "maildrop",
-        "mail submitted on this host, waiting for pickup",
-    ),
-    ("incoming", "mail waiting for the queue manager"),
-    ("active", "mail the queue manager is delivering"),
-    ("deferred", "mail waiting for another delivery attempt"),
-    ("hold", "mail on hold"),
-    ("trace", "per-message delivery reports that were asked for"),
-    ("defer", "per-message logs of deferral reasons"),
-    ("bounce", "per-message logs of failed recipients"),
-    ("flush", "fast flush logs, one per destination"),
-];
 
 /// How the per-message actions take their argument.
 const TARGET: &str = "queue_id|ALL|-";
@@ -151,7 +136,7 @@ on standard output, one JSON object per message acted on, with its queue ID, que
 and result (done, gone, left-alone, changed, or dry-run). Needs an action.",
         ))
         .arg(queue_operands(
-            QUEUES,
+            MESSAGE_QUEUES.iter().chain(LOG_QUEUES),
             "Queues to work on (default: all of them)",
             "Restrict the actions and repairs to these queues, named relative to the queue \
 directory. Without operands postsuper works on all of them.",

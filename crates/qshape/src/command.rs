@@ -4,20 +4,8 @@
 
 use clap::{Command, ValueHint};
 use postfix_queue_cli::describe::{
-    extension_flag, extension_valued, flag, format_option, queue_operands, valued,
+    extension_flag, extension_valued, flag, format_option, queue_operands, valued, MESSAGE_QUEUES,
 };
-
-/// The queues qshape is usually asked about, for the completions and the man page.
-const QUEUES: &[(&str, &str)] = &[
-    (
-        "maildrop",
-        "mail submitted on this host, waiting for pickup",
-    ),
-    ("incoming", "mail waiting for the queue manager"),
-    ("active", "mail the queue manager is delivering"),
-    ("deferred", "mail waiting for another delivery attempt"),
-    ("hold", "mail on hold"),
-];
 
 /// qshape's options: Postfix's letters first, then our long options (extensions).
 pub fn command() -> Command {
@@ -166,7 +154,7 @@ result with its instance.",
 text, and exit as -h does.",
         ))
         .arg(queue_operands(
-            QUEUES,
+            MESSAGE_QUEUES,
             "Queues to report on (default: incoming active)",
             "The queues to report on: names relative to the queue directory, or absolute \
 paths. Without operands qshape reports on incoming and active.",
