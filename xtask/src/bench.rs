@@ -1196,41 +1196,11 @@ fn render_postqueue(results: &[Value]) -> String {
              message (queue file and defer log) and nothing else.\n\n| queue | system calls per \
              message |\n|---:|---|\n",
         );
-        for result in results {
-            let Some(rows) = result["syscalls_per_message"].as_array() else {
-                continue;
-            };
-            let cells: Vec<String> = rows
-                .iter()
-                .map(|row| {
-                    format!(
-                        "{} {:.2}",
-                        row["syscall"].as_str().unwrap_or("?"),
-                        row["per_message"].as_f64().unwrap_or(0.0)
-                    )
-                })
-                .collect();
-            let _ = writeln!(
-                page,
-                "| {} | {} |",
-                human(result["size"].as_u64().unwrap_or(0)),
-                cells.join(", ")
-            );
-        }
+        push_syscall_rows(&mut page, results);
     }
 
     page.push_str("\n### Output check\n\n| queue | listing | ours vs Postfix |\n|---:|---|---|\n");
-    for result in results {
-        for check in result["checks"].as_array().map_or(&[][..], Vec::as_slice) {
-            let _ = writeln!(
-                page,
-                "| {} | {} | {} |",
-                human(result["size"].as_u64().unwrap_or(0)),
-                check["what"].as_str().unwrap_or("?"),
-                check["verdict"].as_str().unwrap_or("?")
-            );
-        }
-    }
+    push_check_rows(&mut page, results);
 
     page.push_str("\n### Verdict\n\n");
     let target = results
@@ -1297,6 +1267,47 @@ pub(crate) fn human(size: u64) -> String {
         n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
         n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
         n => n.to_string(),
+    }
+}
+
+/// The rows of a "system calls per message" table: per size that has a strace profile, its
+/// system calls with their counts per message, most frequent first.
+pub(crate) fn push_syscall_rows(page: &mut String, results: &[Value]) {
+    for result in results {
+        let Some(rows) = result["syscalls_per_message"].as_array() else {
+            continue;
+        };
+        let cells: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                format!(
+                    "{} {:.2}",
+                    row["syscall"].as_str().unwrap_or("?"),
+                    row["per_message"].as_f64().unwrap_or(0.0)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            page,
+            "| {} | {} |",
+            human(result["size"].as_u64().unwrap_or(0)),
+            cells.join(", ")
+        );
+    }
+}
+
+/// The rows of an output-check table: per size, each comparison made and its verdict.
+pub(crate) fn push_check_rows(page: &mut String, results: &[Value]) {
+    for result in results {
+        for check in result["checks"].as_array().map_or(&[][..], Vec::as_slice) {
+            let _ = writeln!(
+                page,
+                "| {} | {} | {} |",
+                human(result["size"].as_u64().unwrap_or(0)),
+                check["what"].as_str().unwrap_or("?"),
+                check["verdict"].as_str().unwrap_or("?")
+            );
+        }
     }
 }
 

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::bench::{human, seconds_of, Timing};
+use crate::bench::{human, push_check_rows, push_syscall_rows, seconds_of, Timing};
 use crate::floor;
 use crate::process::run_measured;
 
@@ -937,41 +937,11 @@ pub fn render_section(results: &[Value]) -> String {
              needs 1 `openat`, 1 or 2 reads and 1 `close` per file and nothing else.\n\n\
              | queue | system calls per message |\n|---:|---|\n",
         );
-        for result in results {
-            let Some(rows) = result["syscalls_per_message"].as_array() else {
-                continue;
-            };
-            let cells: Vec<String> = rows
-                .iter()
-                .map(|row| {
-                    format!(
-                        "{} {:.2}",
-                        row["syscall"].as_str().unwrap_or("?"),
-                        row["per_message"].as_f64().unwrap_or(0.0)
-                    )
-                })
-                .collect();
-            let _ = writeln!(
-                page,
-                "| {} | {} |",
-                human(result["size"].as_u64().unwrap_or(0)),
-                cells.join(", ")
-            );
-        }
+        push_syscall_rows(&mut page, results);
     }
 
     page.push_str("\n### Output check\n\n| queue | comparison | result |\n|---:|---|---|\n");
-    for result in results {
-        for check in result["checks"].as_array().map_or(&[][..], Vec::as_slice) {
-            let _ = writeln!(
-                page,
-                "| {} | {} | {} |",
-                human(result["size"].as_u64().unwrap_or(0)),
-                check["what"].as_str().unwrap_or("?"),
-                check["verdict"].as_str().unwrap_or("?")
-            );
-        }
-    }
+    push_check_rows(&mut page, results);
 
     page.push_str("\n### Verdict\n\n");
     let _ = writeln!(
