@@ -10,8 +10,7 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, UNIX_EPOCH};
+use std::path::PathBuf;
 
 use common::*;
 use postfix_queue::envelope::Queue;
@@ -145,59 +144,6 @@ fn control(spool: &Spool) -> String {
         &spec("control@example.com", &["ok@example.org"]),
         0o700,
     )
-}
-
-fn set_mtime(path: &Path, epoch: i64) {
-    let when = UNIX_EPOCH + Duration::from_secs(epoch as u64);
-    let file = fs::File::open(path).expect("open for set_times");
-    file.set_times(fs::FileTimes::new().set_modified(when).set_accessed(when))
-        .expect("set mtime");
-}
-
-/// Record-level builder for files with pointers: offsets of records are returned so that
-/// pointer records can be patched once their targets are known.
-#[derive(Default)]
-struct RawFile {
-    bytes: Vec<u8>,
-}
-
-impl RawFile {
-    fn rec(&mut self, kind: u8, data: &[u8]) -> usize {
-        let at = self.bytes.len();
-        write_record(&mut self.bytes, kind, data);
-        at
-    }
-
-    /// A `p` record with cleanup's fixed-width payload (`%15ld`); returns its offset.
-    fn pointer(&mut self, target: usize) -> usize {
-        self.rec(kind::POINTER, format!("{target:15}").as_bytes())
-    }
-
-    fn patch_pointer(&mut self, at: usize, target: usize) {
-        let text = format!("{target:15}");
-        self.bytes[at + 2..at + 17].copy_from_slice(text.as_bytes());
-    }
-
-    /// A `C` record placeholder of cleanup's width; patched by `patch_size`.
-    fn size_placeholder(&mut self) -> usize {
-        self.rec(
-            kind::SIZE,
-            format!("{:15} {:15} {:15} {:15} {:15} {:15}", 0, 0, 0, 0, 0, 0).as_bytes(),
-        )
-    }
-
-    fn patch_size(&mut self, at: usize, data_size: usize, data_offset: usize, rcpts: usize) {
-        let text = format!(
-            "{data_size:15} {data_offset:15} {rcpts:15} {:15} {data_size:15} {:15}",
-            0, 0
-        );
-        assert_eq!(text.len(), 95);
-        self.bytes[at + 2..at + 97].copy_from_slice(text.as_bytes());
-    }
-
-    fn len(&self) -> usize {
-        self.bytes.len()
-    }
 }
 
 fn time_record(file: &mut RawFile) {

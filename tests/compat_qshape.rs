@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use postfix_queue::envelope::Queue;
-use postfix_queue::record::{kind, write_record};
+use postfix_queue::record::kind;
 use postfix_queue::writer::{
     build_queue_file, FileStyle, MessageSpec, QueueWriter, RecipientSpec, RecipientState,
 };
@@ -635,55 +635,6 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) {
     }
     fs::write(path, bytes).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     set_mode(path, mode);
-}
-
-fn set_mtime(path: &Path, epoch: i64) {
-    let when = UNIX_EPOCH + Duration::from_secs(epoch as u64);
-    let file = File::open(path).expect("open for set_times");
-    file.set_times(fs::FileTimes::new().set_modified(when).set_accessed(when))
-        .expect("set mtime");
-}
-
-/// Record-level builder, for pointer records and odd first records.
-#[derive(Default)]
-struct RawFile {
-    bytes: Vec<u8>,
-}
-
-impl RawFile {
-    fn rec(&mut self, kind: u8, data: &[u8]) -> usize {
-        let at = self.bytes.len();
-        write_record(&mut self.bytes, kind, data);
-        at
-    }
-
-    fn pointer(&mut self, target: usize) -> usize {
-        self.rec(kind::POINTER, format!("{target:15}").as_bytes())
-    }
-
-    fn patch_pointer(&mut self, at: usize, target: usize) {
-        let text = format!("{target:15}");
-        self.bytes[at + 2..at + 17].copy_from_slice(text.as_bytes());
-    }
-
-    fn size_placeholder(&mut self) -> usize {
-        self.rec(
-            kind::SIZE,
-            format!("{:15} {:15} {:15} {:15} {:15} {:15}", 0, 0, 0, 0, 0, 0).as_bytes(),
-        )
-    }
-
-    fn patch_size(&mut self, at: usize, data_size: usize, data_offset: usize, rcpts: usize) {
-        let text = format!(
-            "{data_size:15} {data_offset:15} {rcpts:15} {:15} {data_size:15} {:15}",
-            0, 0
-        );
-        self.bytes[at + 2..at + 97].copy_from_slice(text.as_bytes());
-    }
-
-    fn len(&self) -> usize {
-        self.bytes.len()
-    }
 }
 
 /// A cleanup-style file whose recipients are reached through `p` records: a forward jump past

@@ -1903,3 +1903,60 @@ impl Report {
         false
     }
 }
+
+/// Sets a path's atime and mtime to `epoch` (seconds).
+pub fn set_mtime(path: &Path, epoch: i64) {
+    let when = std::time::UNIX_EPOCH + Duration::from_secs(epoch as u64);
+    let file = fs::File::open(path).expect("open for set_times");
+    file.set_times(fs::FileTimes::new().set_modified(when).set_accessed(when))
+        .expect("set mtime");
+}
+
+/// Record-level builder for files with pointers: offsets of records are returned so that
+/// pointer records can be patched once their targets are known.
+#[derive(Default)]
+pub struct RawFile {
+    pub bytes: Vec<u8>,
+}
+
+impl RawFile {
+    pub fn rec(&mut self, kind: u8, data: &[u8]) -> usize {
+        let at = self.bytes.len();
+        postfix_queue::record::write_record(&mut self.bytes, kind, data);
+        at
+    }
+
+    /// A `p` record with cleanup's fixed-width payload (`%15ld`); returns its offset.
+    pub fn pointer(&mut self, target: usize) -> usize {
+        self.rec(
+            postfix_queue::record::kind::POINTER,
+            format!("{target:15}").as_bytes(),
+        )
+    }
+
+    pub fn patch_pointer(&mut self, at: usize, target: usize) {
+        let text = format!("{target:15}");
+        self.bytes[at + 2..at + 17].copy_from_slice(text.as_bytes());
+    }
+
+    /// A `C` record placeholder of cleanup's width; patched by `patch_size`.
+    pub fn size_placeholder(&mut self) -> usize {
+        self.rec(
+            postfix_queue::record::kind::SIZE,
+            format!("{:15} {:15} {:15} {:15} {:15} {:15}", 0, 0, 0, 0, 0, 0).as_bytes(),
+        )
+    }
+
+    pub fn patch_size(&mut self, at: usize, data_size: usize, data_offset: usize, rcpts: usize) {
+        let text = format!(
+            "{data_size:15} {data_offset:15} {rcpts:15} {:15} {data_size:15} {:15}",
+            0, 0
+        );
+        assert_eq!(text.len(), 95);
+        self.bytes[at + 2..at + 97].copy_from_slice(text.as_bytes());
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+}
